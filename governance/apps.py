@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class GovernanceConfig(AppConfig):
+    name = "governance"
+    verbose_name = "Governance"
+
+    def ready(self):
+        from . import receivers  # noqa: F401  (login/logout audit events)

@@ -1,0 +1,58 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    CONTRIBUTOR = "contributor", "Contributor"
+    REVIEWER = "reviewer", "Reviewer"
+    INCIDENT_MANAGER = "incident_manager", "Incident manager"
+    ADMIN = "admin", "Admin"
+
+
+ROLE_DESCRIPTIONS = {
+    Role.VIEWER: "Reads everything: models, reports, incidents, the audit log.",
+    Role.CONTRIBUTOR: "Registers models and datasets, runs analysis jobs, opens incidents.",
+    Role.REVIEWER: "Approves or rejects releases.",
+    Role.INCIDENT_MANAGER: "Runs incidents: triage, containment actions, post-incident reviews.",
+    Role.ADMIN: "Everything, plus user and role management and policies.",
+}
+
+
+class Channel(models.TextChoices):
+    UI = "ui", "Web UI"
+    API = "api", "API"
+    WORKER = "worker", "Worker"
+    CLI = "cli", "Command line"
+    SYSTEM = "system", "System"
+
+
+class RiskTier(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class Task(models.TextChoices):
+    CLASSIFICATION = "classification", "Classification"
+    REGRESSION = "regression", "Regression"
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    RELEASED = "released", "Released"
+    DEPRECATED = "deprecated", "Deprecated"
+    REVOKED = "revoked", "Revoked"
+
+
+VERSION_STATUS_BADGE = {
+    VersionStatus.DRAFT: "secondary",
+    VersionStatus.IN_REVIEW: "warning",
+    VersionStatus.APPROVED: "info",
+    VersionStatus.REJECTED: "danger",
+    VersionStatus.RELEASED: "success",
+    VersionStatus.DEPRECATED: "dark",
+    VersionStatus.REVOKED: "danger",
+}

@@ -1,0 +1,139 @@
+"""Every write in governance goes through here: permission check, transaction, audit event."""
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import audit, tokens
+from .choices import Role
+from .errors import Conflict, InvalidInput, NotFound
+from .models import ApiToken
+from .permissions import Action, require
+
+User = get_user_model()
+
+
+def _user_snapshot(user) -> dict:
+    return {
+        "username": user.username,
+        "email": user.email,
+        "full_name": user.get_full_name(),
+        "is_active": user.is_active,
+        "roles": sorted(roles_of_fresh(user)),
+    }
+
+
+def roles_of_fresh(user) -> set[str]:
+    return set(user.groups.filter(name__in=list(Role)).values_list("name", flat=True))
+
+
+def _validate_roles(roles) -> list[str]:
+    roles = list(dict.fromkeys(roles))
+    unknown = [r for r in roles if r not in Role.values]
+    if unknown:
+        raise InvalidInput(f"Unknown role(s): {', '.join(unknown)}. Known: {', '.join(Role.values)}.", field="roles")
+    return roles
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor,
+    username: str,
+    password: str,
+    roles: list[str],
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    check_permission: bool = True,
+):
+    if check_permission:
+        require(actor, Action.USER_MANAGE)
+    roles = _validate_roles(roles)
+    username = username.strip()
+    if not username:
+        raise InvalidInput("A username is required.", field="username")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(f"A user named {username!r} already exists.", field="username")
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), field="password") from exc
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise Conflict(f"A user named {username!r} already exists.", field="username") from exc
+    user.groups.set(Group.objects.filter(name__in=roles))
+    audit.record(actor=actor, action="user.create", obj=user, after=_user_snapshot(user))
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor, user, roles: list[str] | None = None, is_active: bool | None = None,
+                email: str | None = None, first_name: str | None = None, last_name: str | None = None):
+    require(actor, Action.USER_MANAGE)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    before = _user_snapshot(user)
+    if is_active is False and user.pk == actor.pk:
+        raise Conflict("You cannot deactivate your own account.", field="is_active")
+    if roles is not None:
+        roles = _validate_roles(roles)
+        if user.pk == actor.pk and Role.ADMIN not in roles and not user.is_superuser:
+            raise Conflict("You cannot remove your own admin role.", field="roles")
+        user.groups.set(Group.objects.filter(name__in=roles))
+    for field, value in (("is_active", is_active), ("email", email), ("first_name", first_name),
+                         ("last_name", last_name)):
+        if value is not None:
+            setattr(user, field, value)
+    user.save()
+    if hasattr(user, "_bulwark_roles"):
+        del user._bulwark_roles
+    after = _user_snapshot(user)
+    if after != before:
+        audit.record(actor=actor, action="user.update", obj=user, before=before, after=after)
+    return user
+
+
+@transaction.atomic
+def api_token_create(*, actor, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Create a token for the actor. Returns the row and the key, which is never stored."""
+    require(actor, Action.TOKEN_MANAGE_OWN)
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Give the token a name, e.g. 'CI pipeline'.", field="name")
+    if len(name) > 100:
+        raise InvalidInput("The name is at most 100 characters.", field="name")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("The expiry must be in the future.", field="expires_at")
+    key, prefix, key_hash = tokens.new_key()
+    token = ApiToken.objects.create(user=actor, name=name, prefix=prefix, key_hash=key_hash, expires_at=expires_at)
+    audit.record(
+        actor=actor,
+        action="token.create",
+        obj=token,
+        after={"name": name, "prefix": prefix, "expires_at": expires_at},
+    )
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, actor, token_id: int) -> ApiToken:
+    require(actor, Action.TOKEN_MANAGE_OWN)
+    token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
+    if token is None:
+        raise NotFound("No such token among yours.")
+    if token.revoked_at is not None:
+        raise Conflict("This token is already revoked.")
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(actor=actor, action="token.revoke", obj=token, after={"revoked_at": token.revoked_at})
+    return token
+

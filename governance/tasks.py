@@ -1,0 +1,17 @@
+from celery import shared_task
+from django.db import transaction
+
+from . import audit
+from .choices import Channel
+from .context import RequestMeta, acting_as
+
+
+@shared_task(name="governance.verify_audit_chain", queue="light")
+def verify_audit_chain() -> dict:
+    """Walk the audit chain and record the outcome as an event (run periodically by beat)."""
+    checked, problem = audit.verify_chain()
+    outcome = {"checked": checked, "ok": problem is None, "problem": str(problem) if problem else ""}
+    with acting_as(RequestMeta(channel=Channel.WORKER)), transaction.atomic():
+        audit.record(actor=None, action="audit.verify", object_type="governance.auditevent",
+                     object_label="audit chain", extra={"result": outcome})
+    return outcome
