@@ -7,3 +7,4 @@ class GovernanceConfig(AppConfig):
 
     def ready(self):
         from . import receivers  # noqa: F401  (login/logout audit events)
+        from .api import schema  # noqa: F401  (OpenAPI descriptions of our authenticators)

@@ -1,7 +1,9 @@
 """Liveness of what Bulwark depends on: the database, the broker, artifact storage."""
 
+import os
 import time
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -15,11 +17,19 @@ def check_database() -> dict:
 
 
 def check_broker() -> dict:
-    from config.celery import app
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
+    url = settings.CELERY_BROKER_URL
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}
+    if url.startswith("filesystem"):
+        for key in ("data_folder_in", "data_folder_out"):
+            folder = Path(options[key])
+            if not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise OSError(f"broker folder {folder} is missing or not writable")
+    with Connection(url, transport_options=options, connect_timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        transport = conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_type
+        _ = conn.default_channel  # opening a channel proves the broker answers, not just the socket
+        transport = conn.transport.driver_type
     return {"transport": str(transport)}
 
 

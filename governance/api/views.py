@@ -46,6 +46,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
     serializer_class = ApiTokenSerializer
     filter_backends = []
     required_action = Action.TOKEN_MANAGE_OWN
+    read_action = Action.TOKEN_MANAGE_OWN
     lookup_value_regex = r"\d+"
 
     def get_permissions(self):
@@ -94,6 +95,8 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
 
 class MeView(generics.GenericAPIView):
     """Who am I: username and roles."""
+
+    read_action = Action.TOKEN_MANAGE_OWN
 
     @extend_schema(responses={200: dict})
     def get(self, request):

@@ -1,0 +1,109 @@
+"""Every role against every page and endpoint: allowed, or 403 (UI and API alike), or login first.
+
+The expectations are written out here by hand as the specification; they are not derived from
+governance.permissions, so a change to the rules there shows up as a failure here.
+"""
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import make_user
+
+ROLES = ["viewer", "contributor", "reviewer", "incident_manager", "admin", None]
+EVERY_ROLE = {"viewer", "contributor", "reviewer", "incident_manager", "admin"}
+ANY_USER = EVERY_ROLE | {None}
+ADMIN_ONLY = {"admin"}
+
+# (name, kind, method, url builder, data, roles allowed); "apidoc" is an API path rendered as a document
+ENDPOINTS = [
+    ("dashboard", "ui", "get", lambda ctx: reverse("dashboard"), None, EVERY_ROLE),
+    ("audit page", "ui", "get", lambda ctx: reverse("audit-list"), None, EVERY_ROLE),
+    ("profile", "ui", "get", lambda ctx: reverse("profile"), None, ANY_USER),
+    ("create own token", "ui", "post", lambda ctx: reverse("profile"), {"name": ""}, ANY_USER),
+    ("user list", "ui", "get", lambda ctx: reverse("user-list"), None, ADMIN_ONLY),
+    ("create user", "ui", "post", lambda ctx: reverse("user-list"), {"username": ""}, ADMIN_ONLY),
+    ("edit user", "ui", "get", lambda ctx: reverse("user-edit", args=[ctx["other"].pk]), None, ADMIN_ONLY),
+    ("save user", "ui", "post", lambda ctx: reverse("user-edit", args=[ctx["other"].pk]), {"roles": "bogus"},
+     ADMIN_ONLY),
+    ("audit api", "api", "get", lambda ctx: "/api/v1/audit/", None, EVERY_ROLE),
+    ("audit event api", "api", "get", lambda ctx: f"/api/v1/audit/{ctx['seq']}/", None, EVERY_ROLE),
+    ("audit api is read-only", "api", "post", lambda ctx: "/api/v1/audit/", {}, set()),
+    ("own tokens api", "api", "get", lambda ctx: "/api/v1/auth/tokens/", None, ANY_USER),
+    ("me api", "api", "get", lambda ctx: "/api/v1/me/", None, ANY_USER),
+    ("openapi schema", "apidoc", "get", lambda ctx: "/api/v1/schema/", None, EVERY_ROLE),
+    ("api docs", "apidoc", "get", lambda ctx: "/api/v1/docs/", None, EVERY_ROLE),
+]
+
+
+@pytest.fixture
+def ctx(db):
+    from django.db import transaction
+
+    from governance import audit
+
+    other = make_user("someone_else", ["viewer"])
+    with transaction.atomic():
+        event = audit.record(actor=other, action="test.seed")
+    return {"other": other, "seq": event.seq}
+
+
+def call(client, method, url, data, kind):
+    if method == "get":
+        return client.get(url)
+    if kind == "api":
+        return client.post(url, data, format="json")
+    return client.post(url, data)
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "no-role")
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e[0])
+def test_role_matrix(endpoint, role, ctx, client, api_client):
+    name, kind, method, url_for, data, allowed = endpoint
+    user = make_user(f"matrix_{role or 'none'}", [role] if role else [])
+    url = url_for(ctx)
+    if kind == "ui":
+        client.force_login(user)
+        response = call(client, method, url, data, kind)
+    else:
+        api_client.force_authenticate(user)
+        response = call(api_client, method, url, data, kind)
+
+    if role in allowed:
+        assert response.status_code in (200, 201, 302), f"{name}: {role} should be allowed, got {response.status_code}"
+    elif kind == "api" and method != "get" and not allowed:
+        assert response.status_code in (403, 405), f"{name}: got {response.status_code}"
+    else:
+        assert response.status_code == 403, f"{name}: {role} should get 403, got {response.status_code}"
+        if kind == "api":
+            assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e[0])
+def test_anonymous_is_sent_to_login_or_gets_401(endpoint, ctx, client):
+    name, kind, method, url_for, data, _ = endpoint
+    response = call(client, method, url_for(ctx), data, "ui")
+    if kind == "ui":
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == 401, f"{name}: got {response.status_code}"
+        if kind == "api":
+            assert response["Content-Type"].startswith("application/json")
+
+
+def test_login_page_and_health_are_public(client, db):
+    assert client.get(reverse("login")).status_code == 200
+    assert client.get("/healthz").status_code in (200, 503)
+
+
+def test_denial_names_the_missing_role(client, db):
+    client.force_login(make_user("plain_viewer", ["viewer"]))
+    response = client.get(reverse("user-list"))
+    assert response.status_code == 403
+    assert b"admin role" in response.content
+
+
+def test_inactive_user_is_refused_everything(api_client, db):
+    user = make_user("gone", ["admin"], is_active=False)
+    api_client.force_authenticate(user)
+    assert api_client.get("/api/v1/audit/").status_code == 403
