@@ -152,6 +152,11 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Encrypted model and dataset blobs; swap for an S3-style backend (django-storages) in production.
+    "artifacts": {
+        "BACKEND": os.environ.get("ARTIFACT_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": {"location": str(Path(os.environ.get("ARTIFACT_STORAGE_DIR", DATA_DIR / "artifacts")))},
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -173,6 +178,11 @@ ARTIFACT_ENCRYPTION_KEYS = env_secret(
 )
 ATTESTATION_KEY_FILE = Path(os.environ.get("ATTESTATION_KEY_FILE", KEYS_DIR / "attestation_ed25519.pem"))
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 500) * 1024 * 1024
+MAX_DATASET_ROWS = env_int("MAX_DATASET_ROWS", 2_000_000)
+# Model files are untrusted input. Admins may trust extra skops types / pickle globals by name,
+# e.g. SKOPS_TRUSTED_TYPES="mypkg.MyTransformer" or PICKLE_EXTRA_ALLOWED_GLOBALS="mypkg.module.Class".
+SKOPS_TRUSTED_TYPES = env_list("SKOPS_TRUSTED_TYPES", [])
+PICKLE_EXTRA_ALLOWED_GLOBALS = env_list("PICKLE_EXTRA_ALLOWED_GLOBALS", [])
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -56,3 +56,41 @@ VERSION_STATUS_BADGE = {
     VersionStatus.DEPRECATED: "dark",
     VersionStatus.REVOKED: "danger",
 }
+
+
+class Flavour(models.TextChoices):
+    SKLEARN = "sklearn", "scikit-learn (skops)"
+    ONNX = "onnx", "ONNX"
+    XGBOOST = "xgboost", "XGBoost (JSON/UBJSON)"
+    LIGHTGBM = "lightgbm", "LightGBM (text)"
+    PICKLE = "pickle", "Pickle (scanned, restricted)"
+    JOBLIB = "joblib", "Joblib (scanned, restricted)"
+
+
+class CheckStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+
+
+CHECK_STATUS_BADGE = {
+    CheckStatus.PENDING: "secondary",
+    CheckStatus.RUNNING: "info",
+    CheckStatus.PASSED: "success",
+    CheckStatus.FAILED: "danger",
+    CheckStatus.ERROR: "warning",
+}
+
+
+class FindingSeverity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class DatasetFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    PARQUET = "parquet", "Parquet"

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .choices import Channel, RiskTier, Task, VersionStatus
+from .choices import Channel, CheckStatus, DatasetFormat, FindingSeverity, Flavour, RiskTier, Task, VersionStatus
 
 GENESIS_HASH = "0" * 64
 
@@ -98,6 +98,60 @@ class ApiToken(models.Model):
         return self.revoked_at is None and not self.is_expired
 
 
+class Tag(models.Model):
+    name = models.SlugField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class StoredFile(models.Model):
+    """An encrypted blob in artifact storage. Its bytes never change; rotation re-encrypts in place."""
+
+    path = models.CharField(max_length=500, unique=True)
+    key_id = models.CharField(max_length=32)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField()
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.original_name} ({self.sha256[:12]})"
+
+
+class Dataset(models.Model):
+    """An uploaded evaluation or training table. Immutable once uploaded."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    file = models.OneToOneField(StoredFile, on_delete=models.PROTECT, related_name="dataset")
+    format = models.CharField(max_length=10, choices=DatasetFormat.choices)
+    target_column = models.CharField(max_length=200, blank=True)
+    rows = models.PositiveIntegerField()
+    columns = models.PositiveIntegerField()
+    schema = models.JSONField(default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def sha256(self) -> str:
+        return self.file.sha256
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [c["name"] for c in self.schema if c["name"] != self.target_column]
+
+
 class RegisteredModel(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     title = models.CharField(max_length=200)
@@ -106,6 +160,7 @@ class RegisteredModel(models.Model):
     team = models.CharField(max_length=100, blank=True)
     risk_tier = models.CharField(max_length=10, choices=RiskTier.choices, default=RiskTier.MEDIUM)
     task = models.CharField(max_length=20, choices=Task.choices)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="models")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -116,12 +171,76 @@ class RegisteredModel(models.Model):
         return self.name
 
 
+MODEL_CARD_FIELDS = [
+    ("intended_use", "Intended use", "Primary intended uses and users."),
+    ("out_of_scope_uses", "Out-of-scope uses", "Uses the model was not built or evaluated for."),
+    ("factors", "Factors", "Groups, instrumentation and environments that affect performance."),
+    ("metrics", "Metrics", "Performance measures, decision thresholds, variation approaches."),
+    ("evaluation_data", "Evaluation data", "Datasets, motivation, preprocessing."),
+    ("training_data", "Training data", "What the model learned from (or as much as can be shared)."),
+    ("quantitative_analyses", "Quantitative analyses", "Unitary and intersectional results."),
+    ("ethical_considerations", "Ethical considerations", "Sensitive data, risks, harms, mitigations."),
+    ("caveats_and_recommendations", "Caveats and recommendations", "Known limits; advice for users."),
+]
+
+
+class ModelCard(models.Model):
+    """Mitchell et al., "Model Cards for Model Reporting" (2019). Markdown, rendered sanitised."""
+
+    model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE, related_name="card")
+    intended_use = models.TextField(blank=True)
+    out_of_scope_uses = models.TextField(blank=True)
+    factors = models.TextField(blank=True)
+    metrics = models.TextField(blank=True)
+    evaluation_data = models.TextField(blank=True)
+    training_data = models.TextField(blank=True)
+    quantitative_analyses = models.TextField(blank=True)
+    ethical_considerations = models.TextField(blank=True)
+    caveats_and_recommendations = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self):
+        return f"card of {self.model.name}"
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name, _, _ in MODEL_CARD_FIELDS}
+
+    @property
+    def missing_sections(self) -> list[str]:
+        return [label for name, label, _ in MODEL_CARD_FIELDS if not getattr(self, name).strip()]
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.missing_sections
+
+
 class ModelVersion(models.Model):
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    flavour = models.CharField(max_length=10, choices=Flavour.choices)
+    artifact = models.OneToOneField(StoredFile, on_delete=models.PROTECT, related_name="version")
+    feature_names = models.JSONField(default=list, blank=True)
+    class_labels = models.JSONField(default=list, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    training_dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="trained_versions"
+    )
+    evaluation_dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="evaluated_versions"
+    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    notes = models.TextField(blank=True)
+    scan_report = models.JSONField(default=dict, blank=True)
+    compat_status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.PENDING)
+    compat_result = models.JSONField(default=dict, blank=True)
+    compat_checked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["model", "-number"]
@@ -136,3 +255,32 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return f"{self.model.name} v{self.number}"
+
+    @property
+    def sha256(self) -> str:
+        return self.artifact.sha256
+
+
+class SecurityFinding(models.Model):
+    """Something wrong with a version's artifact: a failed integrity check or a risky scan result."""
+
+    class Kind(models.TextChoices):
+        INTEGRITY = "integrity", "Integrity (hash mismatch)"
+        SCAN = "scan", "Static scan"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    severity = models.CharField(max_length=10, choices=FindingSeverity.choices)
+    title = models.CharField(max_length=255)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.title
