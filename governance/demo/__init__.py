@@ -1,0 +1,1 @@
+"""Demo content for the seed. Import `governance.demo.models` explicitly: it pulls in the ML stack."""
