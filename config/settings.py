@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "governance.middleware.UploadSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -181,7 +182,15 @@ MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 500) * 1024 * 1024
 MAX_DATASET_ROWS = env_int("MAX_DATASET_ROWS", 2_000_000)
 # Model files are untrusted input. Admins may trust extra skops types / pickle globals by name,
 # e.g. SKOPS_TRUSTED_TYPES="mypkg.MyTransformer" or PICKLE_EXTRA_ALLOWED_GLOBALS="mypkg.module.Class".
-SKOPS_TRUSTED_TYPES = env_list("SKOPS_TRUSTED_TYPES", [])
+# skops never trusts tree internals by default (their node arrays are not bounds-checked, so a crafted
+# file could crash a worker; no code runs). Tree ensembles are the field's bread and butter, so Bulwark
+# trusts these two unless SKOPS_TRUSTED_TYPES says otherwise ("none" trusts nothing extra).
+SKOPS_TRUSTED_TYPES = [
+    t for t in env_list("SKOPS_TRUSTED_TYPES", [
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    ]) if t.lower() != "none"
+]
 PICKLE_EXTRA_ALLOWED_GLOBALS = env_list("PICKLE_EXTRA_ALLOWED_GLOBALS", [])
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

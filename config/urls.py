@@ -8,7 +8,7 @@ from governance import views as governance_views
 api_v1 = [
     path("", include("governance.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
 
 urlpatterns = [
@@ -19,7 +19,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/v1/", include(api_v1)),
+    path("api/v1/", include((api_v1, "api"))),
     path("", include("governance.urls")),
 ]
 

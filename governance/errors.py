@@ -4,10 +4,11 @@
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, details: dict | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.details = details or {}
 
 
 class InvalidInput(DomainError):

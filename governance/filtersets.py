@@ -1,7 +1,9 @@
 import django_filters
 from django import forms
+from django.db.models import Q
 
-from .models import AuditEvent
+from .choices import RiskTier, Task, VersionStatus
+from .models import AuditEvent, Dataset, ModelVersion, RegisteredModel
 
 
 class AuditEventFilterSet(django_filters.FilterSet):
@@ -23,3 +25,56 @@ class AuditEventFilterSet(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ["actor", "action", "object_type", "object_id", "object", "channel", "since", "until"]
+
+
+MODEL_ORDERINGS = {
+    "name": "name", "-name": "-name", "updated": "updated_at", "-updated": "-updated_at",
+    "risk": "risk_tier", "-risk": "-risk_tier", "versions": "version_count", "-versions": "-version_count",
+}
+
+
+class RegisteredModelFilterSet(django_filters.FilterSet):
+    """Shared by the model list page and GET /api/v1/models/."""
+
+    q = django_filters.CharFilter(method="search", label="Search")
+    risk_tier = django_filters.ChoiceFilter(choices=RiskTier.choices)
+    task = django_filters.ChoiceFilter(choices=Task.choices)
+    owner = django_filters.CharFilter(field_name="owner__username", lookup_expr="iexact")
+    tag = django_filters.CharFilter(field_name="tags__name", lookup_expr="iexact")
+    status = django_filters.ChoiceFilter(field_name="latest_status", choices=VersionStatus.choices,
+                                         label="Latest version status")
+    sort = django_filters.ChoiceFilter(method="sort_by", choices=[(k, k) for k in MODEL_ORDERINGS], label="Sort")
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["q", "risk_tier", "task", "owner", "tag", "status", "sort"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value) | Q(title__icontains=value) | Q(tags__name__iexact=value)
+        ).distinct()
+
+    def sort_by(self, queryset, name, value):
+        return queryset.order_by(MODEL_ORDERINGS[value], "name")
+
+
+class ModelVersionFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=VersionStatus.choices)
+    flavour = django_filters.CharFilter()
+    created_by = django_filters.CharFilter(field_name="created_by__username", lookup_expr="iexact")
+
+    class Meta:
+        model = ModelVersion
+        fields = ["status", "flavour", "created_by"]
+
+
+class DatasetFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
+    format = django_filters.CharFilter()
+
+    class Meta:
+        model = Dataset
+        fields = ["q", "format"]

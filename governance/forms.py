@@ -1,7 +1,8 @@
 from django import forms
 from django.utils import timezone
 
-from .choices import ROLE_DESCRIPTIONS, Role
+from .choices import ROLE_DESCRIPTIONS, Flavour, RiskTier, Role, Task
+from .models import MODEL_CARD_FIELDS, Dataset, ModelVersion
 
 
 class StyledForm(forms.Form):
@@ -61,3 +62,76 @@ class UserUpdateForm(StyledForm):
     last_name = forms.CharField(max_length=150, required=False)
     is_active = forms.BooleanField(required=False, label="Active (may log in)")
     roles = _role_field()
+
+
+class ModelForm(StyledForm):
+    name = forms.SlugField(max_length=100, help_text="Unique, lowercase, e.g. credit-scoring. Cannot change later.")
+    title = forms.CharField(max_length=200)
+    task = forms.ChoiceField(choices=Task.choices)
+    risk_tier = forms.ChoiceField(choices=RiskTier.choices, initial=RiskTier.MEDIUM,
+                                  help_text="Drives the approval policy: high-risk releases need more approvals.")
+    team = forms.CharField(max_length=100, required=False)
+    tags = forms.CharField(required=False, help_text="Comma-separated, e.g. credit, tabular.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def clean_tags(self):
+        return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
+
+
+class ModelEditForm(ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["name"]
+
+
+class ModelCardForm(StyledForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label, help_text in MODEL_CARD_FIELDS:
+            self.fields[name] = forms.CharField(
+                label=label, help_text=f"{help_text} Markdown.", required=False,
+                widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"}),
+            )
+
+
+class DatasetForm(StyledForm):
+    file = forms.FileField(help_text="CSV (UTF-8, header row) or Parquet.")
+    name = forms.CharField(max_length=200, required=False, help_text="Defaults to the file name.")
+    target_column = forms.CharField(max_length=200, required=False,
+                                    help_text="The label column, if the data is labelled.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class VersionForm(StyledForm):
+    artifact = forms.FileField(help_text=".skops (scikit-learn), .onnx, XGBoost .json/.ubj, LightGBM .txt, or "
+                                         ".pkl/.joblib (scanned; only allow-listed types load).")
+    flavour = forms.ChoiceField(choices=[("", "Detect from the file")] + list(Flavour.choices), required=False)
+    evaluation_dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), required=False,
+                                                help_text="Used by the compatibility check and the analyses.")
+    training_dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), required=False)
+    parent = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), required=False,
+                                    help_text="The version this one was derived from (lineage).")
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    metrics = forms.JSONField(required=False, help_text='Optional JSON, e.g. {"accuracy": 0.91}.')
+
+    def __init__(self, *args, model=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        datasets = Dataset.objects.order_by("-created_at")
+        self.fields["evaluation_dataset"].queryset = datasets
+        self.fields["training_dataset"].queryset = datasets
+        if model is not None:
+            self.fields["parent"].queryset = model.versions.order_by("-number")
+            self.fields["parent"].label_from_instance = lambda v: f"v{v.number} ({v.get_status_display()})"
+            latest = model.versions.order_by("-number").first()
+            if latest is not None:
+                self.fields["parent"].initial = latest.pk
+                self.fields["evaluation_dataset"].initial = latest.evaluation_dataset_id
+                self.fields["training_dataset"].initial = latest.training_dataset_id
+
+    def clean_metrics(self):
+        value = self.cleaned_data.get("metrics")
+        if value in (None, ""):
+            return None
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Metrics must be a JSON object, e.g. {"accuracy": 0.91}.')
+        return value

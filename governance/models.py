@@ -109,7 +109,7 @@ class Tag(models.Model):
 
 
 class StoredFile(models.Model):
-    """An encrypted blob in artifact storage. Its bytes never change; rotation re-encrypts in place."""
+    """An encrypted blob in artifact storage. Its plaintext never changes; key rotation writes a new blob."""
 
     path = models.CharField(max_length=500, unique=True)
     key_id = models.CharField(max_length=32)
@@ -234,6 +234,7 @@ class ModelVersion(models.Model):
     )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     notes = models.TextField(blank=True)
+    card_snapshot = models.JSONField(default=dict, blank=True)  # the model card as it stood at registration
     scan_report = models.JSONField(default=dict, blank=True)
     compat_status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.PENDING)
     compat_result = models.JSONField(default=dict, blank=True)

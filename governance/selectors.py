@@ -9,7 +9,7 @@ from incidents.choices import OPEN_INCIDENT_STATUSES, Severity
 from incidents.models import Incident
 
 from .choices import Role, VersionStatus
-from .models import ApiToken, AuditEvent, ModelVersion, RegisteredModel
+from .models import ApiToken, AuditEvent, Dataset, ModelVersion, RegisteredModel
 
 User = get_user_model()
 
@@ -53,3 +53,127 @@ def dashboard_counts() -> dict:
 
 def review_queue_count() -> int:
     return ModelVersion.objects.filter(status=VersionStatus.IN_REVIEW).count()
+
+
+def dataset_frame(dataset):
+    """The dataset's table, decrypted and hash-verified."""
+    import io
+
+    from . import artifacts, datasets
+
+    data = artifacts.read_bytes(dataset.file)
+    _, frame = datasets.read_table(io.BytesIO(data), filename=dataset.file.original_name,
+                                   declared_format=dataset.format, enforce_row_limit=False)
+    return frame
+
+
+def model_list():
+    """Models with their latest and released version and open incident count, in a fixed number of queries."""
+    from django.db.models import IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    versions = ModelVersion.objects.filter(model=OuterRef("pk")).order_by("-number")
+    released = ModelVersion.objects.filter(model=OuterRef("pk"), status=VersionStatus.RELEASED)
+    open_incidents = (
+        Incident.objects.filter(affected_models=OuterRef("pk"), status__in=OPEN_INCIDENT_STATUSES)
+        .order_by().values("affected_models").annotate(c=Count("id")).values("c")
+    )
+    version_count = (
+        ModelVersion.objects.filter(model=OuterRef("pk")).order_by().values("model").annotate(c=Count("id")).values("c")
+    )
+    return (
+        RegisteredModel.objects.select_related("owner")
+        .prefetch_related("tags")
+        .annotate(
+            latest_number=Subquery(versions.values("number")[:1]),
+            latest_status=Subquery(versions.values("status")[:1]),
+            released_number=Subquery(released.values("number")[:1]),
+            version_count=Coalesce(Subquery(version_count, output_field=IntegerField()), 0),
+            open_incidents=Coalesce(Subquery(open_incidents, output_field=IntegerField()), 0),
+        )
+    )
+
+
+def model_detail(name: str):
+    return (
+        model_list()
+        .select_related("card", "card__updated_by")
+        .get(name=name)
+    )
+
+
+def version_list(model=None):
+    qs = ModelVersion.objects.select_related(
+        "model", "artifact", "created_by", "parent", "evaluation_dataset", "training_dataset"
+    ).annotate(
+        open_findings=Count("findings", filter=Q(findings__resolved_at__isnull=True), distinct=True)
+    )
+    if model is not None:
+        qs = qs.filter(model=model)
+    return qs.order_by("model__name", "-number")
+
+
+def version_detail(model_name: str, number: int):
+    return version_list().get(model__name=model_name, number=number)
+
+
+def dataset_list():
+    return Dataset.objects.select_related("file", "created_by").order_by("-created_at")
+
+
+def dataset_usage(dataset):
+    return (
+        ModelVersion.objects.filter(Q(evaluation_dataset=dataset) | Q(training_dataset=dataset))
+        .select_related("model").order_by("model__name", "-number")
+    )
+
+
+def open_findings(version):
+    return version.findings.filter(resolved_at__isnull=True).order_by("-created_at")
+
+
+def model_incidents(model):
+    return Incident.objects.filter(affected_models=model).order_by("-created_at")[:20]
+
+
+def compare_versions(a, b) -> dict:
+    """Side by side: metrics with deltas, features added/removed, metadata and card changes."""
+    metric_names = sorted(
+        {k for k, v in a.metrics.items() if isinstance(v, int | float)}
+        | {k for k, v in b.metrics.items() if isinstance(v, int | float)}
+    )
+    metrics = []
+    for name in metric_names:
+        va, vb = a.metrics.get(name), b.metrics.get(name)
+        delta = vb - va if isinstance(va, int | float) and isinstance(vb, int | float) else None
+        metrics.append({"name": name, "a": va, "b": vb, "delta": delta})
+    fa, fb = list(a.feature_names or []), list(b.feature_names or [])
+    metadata = []
+    for label, getter in [
+        ("Status", lambda v: v.get_status_display()), ("Flavour", lambda v: v.get_flavour_display()),
+        ("SHA-256", lambda v: v.artifact.sha256), ("Size (bytes)", lambda v: v.artifact.size),
+        ("Evaluation dataset", lambda v: str(v.evaluation_dataset or "—")),
+        ("Training dataset", lambda v: str(v.training_dataset or "—")),
+        ("Parent", lambda v: f"v{v.parent.number}" if v.parent else "—"),
+        ("Classes", lambda v: ", ".join(map(str, v.class_labels)) or "—"),
+        ("Compatibility check", lambda v: v.get_compat_status_display()),
+        ("Created by", lambda v: v.created_by.get_username()), ("Notes", lambda v: v.notes or "—"),
+    ]:
+        va, vb = getter(a), getter(b)
+        metadata.append({"label": label, "a": va, "b": vb, "changed": va != vb})
+    card = []
+    from .models import MODEL_CARD_FIELDS
+
+    for field, label, _ in MODEL_CARD_FIELDS:
+        va, vb = a.card_snapshot.get(field, ""), b.card_snapshot.get(field, "")
+        if va != vb:
+            card.append({"label": label, "a": va, "b": vb})
+    return {
+        "metrics": metrics,
+        "features_added": [f for f in fb if f not in fa],
+        "features_removed": [f for f in fa if f not in fb],
+        "features_common": [f for f in fa if f in fb],
+        "feature_order_changed": [f for f in fa if f in fb] != [f for f in fb if f in fa],
+        "metadata": metadata,
+        "card_changes": card,
+    }

@@ -15,3 +15,12 @@ def verify_audit_chain() -> dict:
         audit.record(actor=None, action="audit.verify", object_type="governance.auditevent",
                      object_label="audit chain", extra={"result": outcome})
     return outcome
+
+
+@shared_task(name="governance.run_compatibility_check", queue="light", acks_late=True,
+             soft_time_limit=600, time_limit=660)
+def run_compatibility_check(version_id: int) -> None:
+    from .services import version_compatibility_check
+
+    with acting_as(RequestMeta(channel=Channel.WORKER)):
+        version_compatibility_check(version_id=version_id)

@@ -11,6 +11,8 @@ class Incident(models.Model):
         max_length=12, choices=IncidentStatus.choices, default=IncidentStatus.REPORTED, db_index=True
     )
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    affected_models = models.ManyToManyField("governance.RegisteredModel", blank=True, related_name="incidents")
+    affected_versions = models.ManyToManyField("governance.ModelVersion", blank=True, related_name="incidents")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

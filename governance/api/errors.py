@@ -12,6 +12,7 @@ from governance.errors import DomainError
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         body = {exc.field: [exc.message]} if exc.field and exc.status_code == 400 else {"detail": exc.message}
+        body.update(exc.details)
         return Response(body, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")

@@ -1,4 +1,6 @@
+import io
 import secrets
+import time
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -6,6 +8,7 @@ from django.core.management.base import BaseCommand
 from governance import services
 from governance.choices import Channel, Role
 from governance.context import RequestMeta, acting_as
+from governance.models import RegisteredModel
 
 User = get_user_model()
 
@@ -22,7 +25,10 @@ DEMO_USERS = [
 class Command(BaseCommand):
     help = "Create the demo users (one per role) and demo data. Idempotent: existing rows are kept."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--no-models", action="store_true", help="Only the users, no demo models.")
+
+    def handle(self, *args, no_models=False, **options):
         created = []
         with acting_as(RequestMeta(channel=Channel.CLI)):
             for username, first, last, roles in DEMO_USERS:
@@ -44,3 +50,46 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Demo users already exist (passwords were printed when they were created; "
                               "reset one with: python manage.py changepassword USERNAME).")
+
+        if not no_models:
+            with acting_as(RequestMeta(channel=Channel.CLI)):
+                self.seed_models()
+
+    def seed_models(self):
+        from governance.demo import build_demo_models
+
+        owner = User.objects.get(username="contributor")
+        missing = [name for name in DEMO_MODEL_NAMES if not RegisteredModel.objects.filter(name=name).exists()]
+        if not missing:
+            self.stdout.write("Demo models already registered.")
+            return
+        started = time.perf_counter()
+        self.stdout.write("Training the demo models (once)…")
+        for demo in build_demo_models():
+            if demo.name not in missing:
+                continue
+            model = services.model_create(
+                actor=owner, name=demo.name, title=demo.title, description=demo.description, task=demo.task,
+                risk_tier=demo.risk_tier, team=demo.team, tags=demo.tags, card=demo.card,
+            )
+            training = services.dataset_create(
+                actor=owner, fileobj=io.BytesIO(demo.training_csv), filename=f"{demo.name}-train.csv",
+                name=f"{demo.title} — training split", target_column=demo.target_column,
+            )
+            evaluation = services.dataset_create(
+                actor=owner, fileobj=io.BytesIO(demo.evaluation_csv), filename=f"{demo.name}-eval.csv",
+                name=f"{demo.title} — evaluation split", target_column=demo.target_column,
+            )
+            parent = None
+            for spec in demo.versions:
+                parent = services.model_version_create(
+                    actor=owner, model=model, fileobj=io.BytesIO(spec.artifact), filename=spec.filename,
+                    flavour=spec.flavour, evaluation_dataset=evaluation, training_dataset=training, parent=parent,
+                    notes=spec.notes, metrics={},
+                )
+            self.stdout.write(f"  {demo.name}: {len(demo.versions)} versions")
+        self.stdout.write(f"Demo models registered in {time.perf_counter() - started:.1f} s; "
+                          "compatibility checks are queued for the worker.")
+
+
+DEMO_MODEL_NAMES = ["credit-scoring", "breast-cancer", "wine", "diabetes"]

@@ -8,12 +8,12 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from . import health, selectors, services
-from .choices import Role
-from .errors import DomainError
-from .filtersets import AuditEventFilterSet
-from .forms import ApiTokenForm, UserCreateForm, UserUpdateForm
-from .permissions import Action, ActionRequiredMixin, roles_of
+from governance import health, selectors, services
+from governance.choices import Role
+from governance.errors import DomainError
+from governance.filtersets import AuditEventFilterSet
+from governance.forms import ApiTokenForm, UserCreateForm, UserUpdateForm
+from governance.permissions import Action, ActionRequiredMixin, roles_of
 
 User = get_user_model()
 PAGE_SIZE = 50

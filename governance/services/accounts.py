@@ -1,4 +1,4 @@
-"""Every write in governance goes through here: permission check, transaction, audit event."""
+"""Users, roles and API tokens: every write checks permission, runs in a transaction, is audited."""
 
 from datetime import datetime
 
@@ -9,11 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import audit, tokens
-from .choices import Role
-from .errors import Conflict, InvalidInput, NotFound
-from .models import ApiToken
-from .permissions import Action, require
+from governance import audit, tokens
+from governance.choices import Role
+from governance.errors import Conflict, InvalidInput, NotFound
+from governance.models import ApiToken
+from governance.permissions import Action, require
 
 User = get_user_model()
 

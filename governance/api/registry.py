@@ -1,0 +1,182 @@
+"""REST endpoints of the registry: models, versions, artifacts, datasets."""
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from governance import loading, selectors, services
+from governance.filtersets import DatasetFilterSet, ModelVersionFilterSet, RegisteredModelFilterSet
+from governance.models import ModelVersion
+from governance.permissions import Action
+
+from .serializers import (
+    DatasetCreateSerializer,
+    DatasetDetailSerializer,
+    DatasetSerializer,
+    ModelVersionCreateSerializer,
+    ModelVersionSerializer,
+    ModelVersionUpdateSerializer,
+    RegisteredModelCreateSerializer,
+    RegisteredModelDetailSerializer,
+    RegisteredModelSerializer,
+    RegisteredModelUpdateSerializer,
+)
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input (field errors or a security-scan report)"),
+    403: OpenApiResponse(description="Missing role"),
+    404: OpenApiResponse(description="Unknown model, version or dataset"),
+    409: OpenApiResponse(description="Conflict with the current state"),
+}
+UPLOAD_ERRORS = {
+    **ERRORS,
+    413: OpenApiResponse(description="Upload larger than the configured limit"),
+    415: OpenApiResponse(description="Unsupported or unrecognised file type"),
+}
+
+
+class RegisteredModelViewSet(viewsets.ModelViewSet):
+    """Registered models, addressed by their name (a slug)."""
+
+    lookup_field = "name"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    filterset_class = RegisteredModelFilterSet
+    search_fields = ["name", "title", "tags__name"]
+    ordering_fields = ["name", "updated_at", "created_at", "risk_tier"]
+    required_action = Action.MODEL_REGISTER
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.model_list()
+
+    def get_serializer_class(self):
+        return RegisteredModelDetailSerializer if self.action == "retrieve" else RegisteredModelSerializer
+
+    def get_object(self):
+        return get_object_or_404(selectors.model_list().select_related("card"), name=self.kwargs["name"])
+
+    @extend_schema(request=RegisteredModelCreateSerializer, responses={201: RegisteredModelDetailSerializer, **ERRORS})
+    def create(self, request):
+        data = RegisteredModelCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.model_create(actor=request.user, **data.validated_data)
+        return Response(RegisteredModelDetailSerializer(selectors.model_detail(model.name)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RegisteredModelUpdateSerializer, responses={200: RegisteredModelDetailSerializer, **ERRORS})
+    def partial_update(self, request, name=None):
+        model = self.get_object()
+        data = RegisteredModelUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        card = fields.pop("card", None)
+        services.model_update(actor=request.user, model=model, **fields)
+        if card:
+            services.model_card_update(actor=request.user, model=model, **card)
+        return Response(RegisteredModelDetailSerializer(selectors.model_detail(model.name)).data)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def destroy(self, request, name=None):
+        services.model_delete(actor=request.user, model=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Versions of one model, addressed by their number. The artifact of a version never changes."""
+
+    lookup_field = "number"
+    lookup_value_regex = r"\d+"
+    serializer_class = ModelVersionSerializer
+    filterset_class = ModelVersionFilterSet
+    ordering_fields = ["number", "created_at"]
+    search_fields = ["notes"]
+    required_action = Action.MODEL_REGISTER
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+
+    def get_model(self):
+        if not hasattr(self, "_model"):
+            self._model = get_object_or_404(selectors.model_list(), name=self.kwargs["model_name"])
+        return self._model
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no model in the URL
+            return ModelVersion.objects.none()
+        return selectors.version_list(self.get_model()).order_by("-number")
+
+    def get_object(self):
+        return get_object_or_404(self.get_queryset(), number=self.kwargs["number"])
+
+    @extend_schema(request={"multipart/form-data": ModelVersionCreateSerializer},
+                   responses={201: ModelVersionSerializer, **UPLOAD_ERRORS})
+    def create(self, request, model_name=None):
+        model = self.get_model()
+        data = ModelVersionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        upload = values.pop("artifact")
+        parent_number = values.pop("parent", None)
+        parent = None
+        if parent_number is not None:
+            parent = ModelVersion.objects.filter(model=model, number=parent_number).first()
+            if parent is None:
+                return Response({"parent": [f"{model.name} has no version {parent_number}."]},
+                                status=status.HTTP_400_BAD_REQUEST)
+        version = services.model_version_create(
+            actor=request.user, model=model, fileobj=upload, filename=upload.name, parent=parent, **values
+        )
+        return Response(self.get_serializer(selectors.version_list().get(pk=version.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ModelVersionUpdateSerializer, responses={200: ModelVersionSerializer, **ERRORS})
+    def partial_update(self, request, model_name=None, number=None):
+        version = self.get_object()
+        data = ModelVersionUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.model_version_update(actor=request.user, version=version, **data.validated_data)
+        return Response(self.get_serializer(selectors.version_list().get(pk=version.pk)).data)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes, 409: ERRORS[409], 404: ERRORS[404]})
+    @action(detail=True, methods=["get"])
+    def artifact(self, request, model_name=None, number=None):
+        """Download the artifact: decrypted and verified against its SHA-256 before the first byte is sent."""
+        version = self.get_object()
+        data = services.version_read_artifact(version, actor=request.user)
+        response = StreamingHttpResponse(iter([data]), content_type="application/octet-stream")
+        extension = loading.FLAVOUR_EXTENSIONS.get(version.flavour, (".bin",))[0]
+        response["Content-Disposition"] = f'attachment; filename="{version.model.name}-v{version.number}{extension}"'
+        response["Content-Length"] = str(len(data))
+        response["X-Artifact-SHA256"] = version.artifact.sha256
+        return response
+
+
+class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     viewsets.GenericViewSet):
+    """Evaluation and training datasets (CSV or Parquet), immutable once uploaded."""
+
+    filterset_class = DatasetFilterSet
+    search_fields = ["name", "description"]
+    ordering_fields = ["created_at", "name", "rows"]
+    required_action = Action.MODEL_REGISTER
+    lookup_value_regex = r"\d+"
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser]
+
+    def get_queryset(self):
+        return selectors.dataset_list()
+
+    def get_serializer_class(self):
+        return DatasetDetailSerializer if self.action == "retrieve" else DatasetSerializer
+
+    @extend_schema(request={"multipart/form-data": DatasetCreateSerializer},
+                   responses={201: DatasetDetailSerializer, **UPLOAD_ERRORS})
+    def create(self, request):
+        data = DatasetCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        upload = values.pop("file")
+        dataset = services.dataset_create(actor=request.user, fileobj=upload, filename=upload.name, **values)
+        return Response(DatasetDetailSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+

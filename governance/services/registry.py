@@ -1,0 +1,430 @@
+"""Registry writes: models, model cards, datasets, versions, the compatibility check."""
+
+import time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from governance import artifacts, audit, datasets, loading
+from governance.choices import CheckStatus, FindingSeverity, RiskTier, Task, VersionStatus
+from governance.errors import Conflict, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from governance.evaluation import evaluate
+from governance.models import (
+    MODEL_CARD_FIELDS,
+    Dataset,
+    ModelCard,
+    ModelVersion,
+    RegisteredModel,
+    SecurityFinding,
+    Tag,
+)
+from governance.permissions import Action, require
+from governance.selectors import dataset_frame
+
+MODEL_FIELDS = ("title", "description", "team", "risk_tier", "task")
+COMPAT_MAX_ROWS = 5000
+
+
+def _model_snapshot(model: RegisteredModel) -> dict:
+    return {
+        "name": model.name, "title": model.title, "description": model.description, "team": model.team,
+        "risk_tier": model.risk_tier, "task": model.task, "owner": model.owner.get_username(),
+        "tags": sorted(t.name for t in model.tags.all()),
+    }
+
+
+def _diff(before: dict, after: dict) -> tuple[dict, dict]:
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def _clean_tags(tags) -> list[str]:
+    cleaned = []
+    for tag in tags or []:
+        tag = str(tag).strip().lower()
+        if not tag:
+            continue
+        try:
+            validate_slug(tag)
+        except ValidationError:
+            raise InvalidInput(f"Tag {tag!r} may only hold letters, digits, '-' and '_'.", field="tags")
+        cleaned.append(tag[:50])
+    return sorted(set(cleaned))
+
+
+def _validate_choice(value, choices, field):
+    if value not in choices.values:
+        raise InvalidInput(f"{field} must be one of {', '.join(choices.values)}, not {value!r}.", field=field)
+
+
+@transaction.atomic
+def model_create(*, actor, name: str, title: str, task: str, risk_tier: str = RiskTier.MEDIUM,
+                 description: str = "", team: str = "", owner=None, tags=(), card: dict | None = None,
+                 ) -> RegisteredModel:
+    require(actor, Action.MODEL_REGISTER)
+    name = (name or "").strip().lower()
+    try:
+        validate_slug(name)
+    except ValidationError:
+        raise InvalidInput("The name is a slug: lowercase letters, digits, '-' and '_' only.", field="name")
+    if len(name) > 100:
+        raise InvalidInput("The name is at most 100 characters.", field="name")
+    if not (title or "").strip():
+        raise InvalidInput("A title is required.", field="title")
+    _validate_choice(task, Task, "task")
+    _validate_choice(risk_tier, RiskTier, "risk_tier")
+    if RegisteredModel.objects.filter(name__iexact=name).exists():
+        raise Conflict(f"A model named '{name}' already exists.", field="name")
+    model = RegisteredModel.objects.create(
+        name=name, title=title.strip(), task=task, risk_tier=risk_tier, description=description,
+        team=team, owner=owner or actor,
+    )
+    model.tags.set([Tag.objects.get_or_create(name=t)[0] for t in _clean_tags(tags)])
+    sections = {k: v for k, v in (card or {}).items() if k in dict((f, 1) for f, _, _ in MODEL_CARD_FIELDS)}
+    ModelCard.objects.create(model=model, updated_by=actor, **sections)
+    audit.record(actor=actor, action="model.create", obj=model, after=_model_snapshot(model))
+    return model
+
+
+@transaction.atomic
+def model_update(*, actor, model: RegisteredModel, tags=None, owner=None, **fields) -> RegisteredModel:
+    require(actor, Action.MODEL_REGISTER)
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    before = _model_snapshot(model)
+    unknown = set(fields) - set(MODEL_FIELDS)
+    if unknown:
+        raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if "risk_tier" in fields:
+        _validate_choice(fields["risk_tier"], RiskTier, "risk_tier")
+    if "task" in fields:
+        _validate_choice(fields["task"], Task, "task")
+        if fields["task"] != model.task and model.versions.exists():
+            raise Conflict("The task cannot change once the model has versions.", field="task")
+    if "title" in fields and not str(fields["title"]).strip():
+        raise InvalidInput("A title is required.", field="title")
+    for key, value in fields.items():
+        setattr(model, key, value)
+    if owner is not None:
+        model.owner = owner
+    model.save()
+    if tags is not None:
+        model.tags.set([Tag.objects.get_or_create(name=t)[0] for t in _clean_tags(tags)])
+    old, new = _diff(before, _model_snapshot(model))
+    if new:
+        audit.record(actor=actor, action="model.update", obj=model, before=old, after=new)
+    return model
+
+
+def model_delete(*, actor, model: RegisteredModel) -> None:
+    require(actor, Action.MODEL_REGISTER)
+    with transaction.atomic():
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        if model.versions.filter(status=VersionStatus.RELEASED).exists():
+            raise Conflict("A model with a released version cannot be deleted; revoke or deprecate it first.")
+        files = [v.artifact for v in model.versions.select_related("artifact")]
+        snapshot = _model_snapshot(model)
+        audit.record(actor=actor, action="model.delete", obj=model, before=snapshot)
+        model.delete()
+        for stored in files:
+            stored.delete()
+        transaction.on_commit(lambda: [artifacts.delete_blob(f) for f in files])
+
+
+@transaction.atomic
+def model_card_update(*, actor, model: RegisteredModel, **sections) -> ModelCard:
+    require(actor, Action.MODEL_REGISTER)
+    allowed = {name for name, _, _ in MODEL_CARD_FIELDS}
+    unknown = set(sections) - allowed
+    if unknown:
+        raise InvalidInput(f"Unknown model card section(s): {', '.join(sorted(unknown))}.")
+    card, _ = ModelCard.objects.select_for_update().get_or_create(model=model)
+    before = card.as_dict()
+    for key, value in sections.items():
+        setattr(card, key, value or "")
+    card.updated_by = actor
+    card.save()
+    old, new = _diff(before, card.as_dict())
+    if new:
+        audit.record(actor=actor, action="model_card.update", obj=model, before=old, after=new)
+    return card
+
+
+def dataset_create(*, actor, fileobj, filename: str, name: str = "", target_column: str = "",
+                   description: str = "") -> Dataset:
+    """Validate and profile the table, then store it encrypted. Nothing is kept when anything fails."""
+    require(actor, Action.MODEL_REGISTER)
+    parsed = datasets.parse_dataset(fileobj, filename=filename, target_column=target_column or None)
+    fileobj.seek(0)
+    with artifacts.artifact_upload(fileobj, original_name=filename) as stored, transaction.atomic():
+        dataset = Dataset.objects.create(
+            name=(name or stored.original_name)[:200], description=description, file=stored,
+            format=parsed.format, target_column=parsed.target_column, rows=parsed.rows,
+            columns=parsed.columns, schema=parsed.schema, created_by=actor,
+        )
+        audit.record(actor=actor, action="dataset.create", obj=dataset, after={
+            "name": dataset.name, "sha256": stored.sha256, "rows": dataset.rows, "columns": dataset.columns,
+            "target_column": dataset.target_column, "format": dataset.format,
+        })
+    return dataset
+
+
+def _scan_or_reject(data: bytes, flavour: str) -> loading.ScanReport:
+    try:
+        report = loading.scan_artifact(data, flavour)
+    except loading.CorruptArtifact as exc:
+        raise InvalidInput(f"The file could not be read as {flavour}: {exc}", field="artifact")
+    if not report.ok:
+        summary = "; ".join(f"{f.get('global') or f.get('type') or ''} — {f['reason']}" for f in report.findings[:10])
+        raise InvalidInput(
+            f"The upload was rejected by the security scan: {summary}",
+            field="artifact",
+            details={"findings": report.findings, "scan": report.as_dict()},
+        )
+    return report
+
+
+def _load_or_reject(data: bytes, flavour: str):
+    try:
+        return loading.load_model(data, flavour)
+    except loading.UnsafeArtifact as exc:
+        raise InvalidInput(f"The upload was rejected by the security scan: {exc}", field="artifact",
+                           details={"findings": exc.report.findings})
+    except loading.CorruptArtifact as exc:
+        raise InvalidInput(f"The file could not be loaded as {flavour}: {exc}", field="artifact")
+
+
+def _resolve_flavour(filename: str, head: bytes, declared: str | None) -> str:
+    detected = loading.detect_flavour(filename, head)
+    if declared:
+        if declared not in loading.FLAVOUR_EXTENSIONS:
+            raise UnsupportedMediaType(
+                f"Unsupported flavour {declared!r}. Supported: {', '.join(loading.FLAVOUR_EXTENSIONS)}."
+            )
+        return declared
+    if detected is None:
+        # The content is not recognisable; trust a known extension so the parser can say what is wrong.
+        suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        by_extension = [f for f, exts in loading.FLAVOUR_EXTENSIONS.items() if suffix in exts]
+        if len(by_extension) == 1:
+            return by_extension[0]
+        raise UnsupportedMediaType(
+            "Bulwark cannot tell what kind of model file this is. Supported: .skops (scikit-learn), .onnx, "
+            "XGBoost .json/.ubj, LightGBM .txt, .pkl/.joblib (scanned). Pass the flavour explicitly if needed."
+        )
+    return detected
+
+
+def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: str, flavour: str | None = None,
+                         evaluation_dataset: Dataset | None = None, training_dataset: Dataset | None = None,
+                         parent: ModelVersion | None = None, notes: str = "", metrics: dict | None = None,
+                         feature_names: list[str] | None = None) -> ModelVersion:
+    """Scan, load and store a new version; its number is the next one for the model, with no gaps."""
+    require(actor, Action.MODEL_REGISTER)
+    if parent is not None and parent.model_id != model.pk:
+        raise InvalidInput("The parent must be a version of the same model.", field="parent")
+    if metrics is not None and not isinstance(metrics, dict):
+        raise InvalidInput("Metrics must be a JSON object, e.g. {\"accuracy\": 0.91}.", field="metrics")
+    _reject_oversized(fileobj)
+    fileobj.seek(0)
+    head = fileobj.read(4096)
+    fileobj.seek(0)
+    flavour = _resolve_flavour(filename, head, flavour)
+    data = fileobj.read()
+    if not data:
+        raise InvalidInput("The file is empty.", field="artifact")
+    # Scan and load before anything is stored or locked: a bad file leaves nothing behind.
+    report = _scan_or_reject(data, flavour)
+    loaded = _load_or_reject(data, flavour)
+    del data
+    if loaded.task and loaded.task != model.task:
+        raise InvalidInput(
+            f"This is a {loaded.task} model but '{model.name}' is registered for {model.task}.", field="artifact"
+        )
+    names = list(feature_names or loaded.feature_names or [])
+    if not names and evaluation_dataset is not None:
+        names = evaluation_dataset.feature_columns
+    fileobj.seek(0)
+    with artifacts.artifact_upload(fileobj, original_name=filename) as stored:
+        locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = ModelVersion.objects.create(
+            model=locked, number=number, flavour=flavour, artifact=stored, feature_names=names,
+            class_labels=list(loaded.classes or []), metrics=metrics or {},
+            evaluation_dataset=evaluation_dataset, training_dataset=training_dataset, parent=parent,
+            notes=notes, scan_report=report.as_dict(), card_snapshot=_card_snapshot(locked),
+            compat_status=CheckStatus.PENDING, created_by=actor,
+        )
+        RegisteredModel.objects.filter(pk=locked.pk).update(updated_at=timezone.now())
+        audit.record(actor=actor, action="version.create", obj=version, after={
+            "number": number, "flavour": flavour, "sha256": stored.sha256, "size": stored.size,
+            "evaluation_dataset": evaluation_dataset.pk if evaluation_dataset else None,
+            "training_dataset": training_dataset.pk if training_dataset else None,
+            "parent": parent.number if parent else None, "features": len(names),
+        })
+        _enqueue_compat_check(version)
+    return version
+
+
+def _card_snapshot(model: RegisteredModel) -> dict:
+    card = ModelCard.objects.filter(model=model).first()
+    return card.as_dict() if card else {}
+
+
+def _reject_oversized(fileobj) -> None:
+    size = getattr(fileobj, "size", None)
+    if size is None:
+        position = fileobj.tell()
+        fileobj.seek(0, 2)
+        size = fileobj.tell()
+        fileobj.seek(position)
+    if size > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"The file is larger than the {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit.")
+
+
+def _enqueue_compat_check(version: ModelVersion) -> None:
+    from governance.tasks import run_compatibility_check
+
+    transaction.on_commit(lambda: run_compatibility_check.delay(version.pk))
+
+
+@transaction.atomic
+def model_version_update(*, actor, version: ModelVersion, notes: str | None = None,
+                         evaluation_dataset=..., training_dataset=..., metrics: dict | None = None) -> ModelVersion:
+    """Metadata only: the artifact of a version never changes."""
+    require(actor, Action.MODEL_REGISTER)
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    before = {"notes": version.notes, "evaluation_dataset": version.evaluation_dataset_id,
+              "training_dataset": version.training_dataset_id, "metrics": version.metrics}
+    recheck = False
+    if notes is not None:
+        version.notes = notes
+    if metrics is not None:
+        if not isinstance(metrics, dict):
+            raise InvalidInput("Metrics must be a JSON object.", field="metrics")
+        version.metrics = {**version.metrics, **metrics}
+    for field, value in (("evaluation_dataset", evaluation_dataset), ("training_dataset", training_dataset)):
+        if value is ...:
+            continue
+        if version.status not in (VersionStatus.DRAFT, VersionStatus.REJECTED):
+            raise Conflict(f"The datasets of a version in status '{version.status}' cannot change.", field=field)
+        setattr(version, field, value)
+        recheck = recheck or field == "evaluation_dataset"
+    if recheck:
+        version.compat_status = CheckStatus.PENDING
+        version.compat_result = {}
+    version.save()
+    after = {"notes": version.notes, "evaluation_dataset": version.evaluation_dataset_id,
+             "training_dataset": version.training_dataset_id, "metrics": version.metrics}
+    old, new = _diff(before, after)
+    if new:
+        audit.record(actor=actor, action="version.update", obj=version, before=old, after=new)
+    if recheck:
+        _enqueue_compat_check(version)
+    return version
+
+
+def version_record_integrity_failure(*, version: ModelVersion, reason: str, actor=None) -> SecurityFinding:
+    """Record (in its own transaction, so it survives the caller's failure) that a load was refused."""
+    with transaction.atomic():
+        finding = SecurityFinding.objects.create(
+            version=version, kind=SecurityFinding.Kind.INTEGRITY, severity=FindingSeverity.CRITICAL,
+            title="Artifact integrity check failed: the stored file does not match its recorded SHA-256",
+            detail={"reason": reason, "expected_sha256": version.artifact.sha256},
+        )
+        audit.record(actor=actor, action="version.integrity_failure", obj=version,
+                     extra={"reason": reason, "finding": finding.pk})
+    return finding
+
+
+def version_read_artifact(version: ModelVersion, *, actor=None) -> bytes:
+    try:
+        return artifacts.read_bytes(version.artifact)
+    except artifacts.ArtifactIntegrityError as exc:
+        version_record_integrity_failure(version=version, reason=str(exc), actor=actor)
+        raise Conflict(f"Refused to load {version}: {exc}") from exc
+
+
+def version_load_model(version: ModelVersion, *, actor=None):
+    """Decrypt, verify the hash, scan and load. Every use of a model goes through here."""
+    data = version_read_artifact(version, actor=actor)
+    try:
+        return loading.load_model(data, version.flavour, feature_names=version.feature_names or None)
+    except (loading.UnsafeArtifact, loading.CorruptArtifact) as exc:
+        raise Conflict(f"Refused to load {version}: {exc}") from exc
+
+
+def version_compatibility_check(*, version_id: int) -> ModelVersion:
+    """Load the model and predict on the evaluation dataset; record what matched and the metrics."""
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().select_related(
+            "model", "artifact", "evaluation_dataset__file").get(pk=version_id)
+        version.compat_status = CheckStatus.RUNNING
+        version.save(update_fields=["compat_status", "updated_at"])
+    result = {"artifact_sha256": version.artifact.sha256, "started_at": timezone.now().isoformat()}
+    status = CheckStatus.ERROR
+    computed = {}
+    try:
+        loaded = version_load_model(version)
+        result["loaded"] = True
+        dataset = version.evaluation_dataset
+        if dataset is None:
+            result["message"] = "No evaluation dataset linked: the model loads, but nothing was predicted."
+            status = CheckStatus.PASSED
+        else:
+            result["dataset_id"] = dataset.pk
+            result["dataset_sha256"] = dataset.sha256
+            frame = dataset_frame(dataset)
+            expected = version.feature_names or dataset.feature_columns
+            compat = datasets.schema_compatibility(expected, dataset.schema, dataset.target_column)
+            result.update({"features_match": compat["match"], "missing_features": compat["missing"],
+                           "extra_columns": compat["extra"], "order_differs": compat["order_differs"]})
+            if not compat["match"]:
+                status = CheckStatus.FAILED
+                result["message"] = (
+                    f"The dataset lacks {len(compat['missing'])} feature(s) the model needs: "
+                    f"{', '.join(compat['missing'][:10])}"
+                )
+            else:
+                sample = frame.head(COMPAT_MAX_ROWS)
+                X = sample[expected]
+                started = time.perf_counter()
+                loaded.predict(X)
+                batch_seconds = time.perf_counter() - started
+                started = time.perf_counter()
+                for i in range(min(20, len(X))):
+                    loaded.predict(X.iloc[[i]])
+                single_seconds = (time.perf_counter() - started) / max(1, min(20, len(X)))
+                result.update({
+                    "rows": len(X), "batch_latency_ms": round(batch_seconds * 1000, 3),
+                    "latency_ms_per_row": round(batch_seconds * 1000 / max(1, len(X)), 4),
+                    "single_row_latency_ms": round(single_seconds * 1000, 3),
+                })
+                if dataset.target_column:
+                    y = sample[dataset.target_column]
+                    labelled = y.notna()
+                    computed = evaluate(loaded, X[labelled], y[labelled], version.model.task)
+                    result["metrics"] = computed
+                status = CheckStatus.PASSED
+                result["message"] = f"Predicted {len(X)} rows; features match."
+    except Conflict as exc:
+        result["message"] = exc.message
+    except Exception as exc:  # the model is untrusted: any failure of it is a result to show, not a crash
+        result["message"] = f"{type(exc).__name__}: {exc}"[:1000]
+    result["finished_at"] = timezone.now().isoformat()
+
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version_id)
+        before = {"compat_status": version.compat_status}
+        version.compat_status = status
+        version.compat_result = result
+        version.compat_checked_at = timezone.now()
+        if computed:
+            version.metrics = {**version.metrics, **computed}
+        version.save(update_fields=["compat_status", "compat_result", "compat_checked_at", "metrics", "updated_at"])
+        audit.record(actor=None, action="version.compat_check", obj=version, before=before,
+                     after={"compat_status": status, "message": result.get("message", "")})
+    return version
