@@ -56,7 +56,7 @@ class Command(BaseCommand):
                 self.seed_models()
 
     def seed_models(self):
-        from governance.demo import build_demo_models
+        from governance.demo.models import build_demo_models
 
         owner = User.objects.get(username="contributor")
         missing = [name for name in DEMO_MODEL_NAMES if not RegisteredModel.objects.filter(name=name).exists()]
