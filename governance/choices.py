@@ -47,6 +47,44 @@ class VersionStatus(models.TextChoices):
     REVOKED = "revoked", "Revoked"
 
 
+# The explicit transition map: anything else is a 409 naming the current and requested state.
+VERSION_TRANSITIONS: dict[str, set[str]] = {
+    VersionStatus.DRAFT: {VersionStatus.IN_REVIEW},
+    VersionStatus.IN_REVIEW: {VersionStatus.APPROVED, VersionStatus.REJECTED},
+    VersionStatus.REJECTED: {VersionStatus.DRAFT},
+    VersionStatus.APPROVED: {VersionStatus.RELEASED, VersionStatus.REVOKED, VersionStatus.IN_REVIEW},
+    VersionStatus.RELEASED: {VersionStatus.DEPRECATED, VersionStatus.REVOKED},
+    VersionStatus.DEPRECATED: {VersionStatus.RELEASED, VersionStatus.REVOKED},
+    VersionStatus.REVOKED: set(),
+}
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class Check(models.TextChoices):
+    COMPATIBILITY = "compatibility", "Compatibility check passed"
+    SECURITY = "security", "Security scan clean (no unresolved findings)"
+    EXPLAINABILITY = "explainability", "Explainability report present"
+    ROBUSTNESS = "robustness", "Robustness gate passed"
+    MODEL_CARD = "model_card", "Model card complete"
+
+
+class CheckOutcome(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    MISSING = "missing", "Missing"
+
+
+class ReleaseAction(models.TextChoices):
+    RELEASE = "release", "Released"
+    ROLLBACK = "rollback", "Rolled back to"
+    DEPRECATE = "deprecate", "Deprecated"
+    REVOKE = "revoke", "Revoked"
+
+
 VERSION_STATUS_BADGE = {
     VersionStatus.DRAFT: "secondary",
     VersionStatus.IN_REVIEW: "warning",

@@ -5,6 +5,10 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {
-        "may": {action.name.lower(): can(user, action) for action in Action},
-    }
+    may = {action.name.lower(): can(user, action) for action in Action}
+    context = {"may": may}
+    if may["review_decide"]:
+        from .selectors import review_queue
+
+        context["review_queue_count"] = review_queue(user).count()
+    return context

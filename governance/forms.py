@@ -1,8 +1,8 @@
 from django import forms
 from django.utils import timezone
 
-from .choices import ROLE_DESCRIPTIONS, Flavour, RiskTier, Role, Task
-from .models import MODEL_CARD_FIELDS, Dataset, ModelVersion
+from .choices import ROLE_DESCRIPTIONS, Check, Decision, Flavour, RiskTier, Role, Task
+from .models import MODEL_CARD_FIELDS, Dataset, ModelVersion, RegisteredModel
 
 
 class StyledForm(forms.Form):
@@ -135,3 +135,33 @@ class VersionForm(StyledForm):
         if not isinstance(value, dict):
             raise forms.ValidationError('Metrics must be a JSON object, e.g. {"accuracy": 0.91}.')
         return value
+
+
+class ReviewForm(StyledForm):
+    decision = forms.ChoiceField(choices=Decision.choices, widget=forms.RadioSelect)
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                              help_text="Required when rejecting: say what must change.")
+
+
+class VerifyForm(StyledForm):
+    attestation = forms.FileField(help_text="The attestation JSON downloaded from a released version.")
+    artifact = forms.FileField(required=False, help_text="Optional: the model file, to check its SHA-256 too.")
+
+
+class PolicyForm(StyledForm):
+    model = forms.ModelChoiceField(queryset=RegisteredModel.objects.none(), required=False,
+                                   help_text="Leave empty to edit the tier's policy; pick a model to override it.")
+    required_approvals = forms.IntegerField(min_value=1, max_value=10)
+    admin_approval_required = forms.BooleanField(required=False, label="One approval must come from an admin")
+    required_checks = forms.MultipleChoiceField(choices=Check.choices, widget=forms.CheckboxSelectMultiple,
+                                                required=False)
+
+    def __init__(self, *args, instance_policy=None, **kwargs):
+        if instance_policy is not None:
+            kwargs.setdefault("initial", {
+                "required_approvals": instance_policy.required_approvals,
+                "admin_approval_required": instance_policy.admin_approval_required,
+                "required_checks": list(instance_policy.required_checks),
+            })
+        super().__init__(*args, **kwargs)
+        self.fields["model"].queryset = RegisteredModel.objects.order_by("name")

@@ -2,7 +2,18 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .choices import Channel, CheckStatus, DatasetFormat, FindingSeverity, Flavour, RiskTier, Task, VersionStatus
+from .choices import (
+    Channel,
+    CheckStatus,
+    DatasetFormat,
+    Decision,
+    FindingSeverity,
+    Flavour,
+    ReleaseAction,
+    RiskTier,
+    Task,
+    VersionStatus,
+)
 
 GENESIS_HASH = "0" * 64
 
@@ -239,6 +250,12 @@ class ModelVersion(models.Model):
     compat_status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.PENDING)
     compat_result = models.JSONField(default=dict, blank=True)
     compat_checked_at = models.DateTimeField(null=True, blank=True)
+    review_round = models.PositiveIntegerField(default=0)  # increases with every submission
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.TextField(blank=True)  # why it was revoked, rejected or sent back to review
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -285,3 +302,93 @@ class SecurityFinding(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class ApprovalPolicy(models.Model):
+    """How many approvals and which checks a release needs: one per risk tier, optionally per model."""
+
+    risk_tier = models.CharField(max_length=10, choices=RiskTier.choices, null=True, blank=True, unique=True)
+    model = models.OneToOneField(
+        RegisteredModel, null=True, blank=True, on_delete=models.CASCADE, related_name="policy_override"
+    )
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    admin_approval_required = models.BooleanField(default=False)
+    required_checks = models.JSONField(default=list, blank=True)
+    robustness_thresholds = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(risk_tier__isnull=False, model__isnull=True)
+                           | models.Q(risk_tier__isnull=True, model__isnull=False)),
+                name="policy_for_tier_xor_model",
+            ),
+            models.CheckConstraint(condition=models.Q(required_approvals__gte=1), name="policy_needs_an_approval"),
+        ]
+
+    def __str__(self):
+        return f"policy for {self.model.name}" if self.model_id else f"policy for {self.risk_tier} risk"
+
+
+class Review(models.Model):
+    """One reviewer's decision on one submission of a version, with what they reviewed."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="reviews")
+    round = models.PositiveIntegerField()
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    artifact_sha256 = models.CharField(max_length=64)
+    checks = models.JSONField(default=dict, blank=True)  # check -> outcome, as the reviewer saw them
+    reviewer_was_admin = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    stale = models.BooleanField(default=False)
+    stale_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "round", "reviewer"], name="one_review_per_reviewer_per_round"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_decision_display()} of {self.version} by {self.reviewer}"
+
+
+class Attestation(models.Model):
+    """The signed statement made when a version is released."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="attestations")
+    payload = models.JSONField()
+    signature = models.CharField(max_length=128)  # base64 Ed25519 signature over the canonical payload
+    key_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"attestation of {self.version} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ReleaseEvent(models.Model):
+    """The release history of a model: releases, rollbacks, deprecations, revocations."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="release_events")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="release_events")
+    action = models.CharField(max_length=10, choices=ReleaseAction.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    reason = models.TextField(blank=True)
+    attestation = models.ForeignKey(Attestation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.version}"

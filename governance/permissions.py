@@ -15,7 +15,8 @@ class Action(StrEnum):
     JOB_RUN = "job.run"
     VERSION_SUBMIT = "version.submit"
     REVIEW_DECIDE = "review.decide"
-    RELEASE_MANAGE = "release.manage"  # release, rollback, revoke
+    RELEASE_MANAGE = "release.manage"  # release a version
+    RELEASE_CONTAIN = "release.contain"  # revoke a version, roll a model back
     INCIDENT_OPEN = "incident.open"
     INCIDENT_MANAGE = "incident.manage"  # triage, containment, post-incident reviews
     POLICY_MANAGE = "policy.manage"  # approval policies, playbooks
@@ -33,6 +34,7 @@ RULES: dict[Action, frozenset[str]] = {
     Action.VERSION_SUBMIT: frozenset({Role.CONTRIBUTOR, Role.ADMIN}),
     Action.REVIEW_DECIDE: frozenset({Role.REVIEWER, Role.ADMIN}),
     Action.RELEASE_MANAGE: frozenset({Role.REVIEWER, Role.ADMIN}),
+    Action.RELEASE_CONTAIN: frozenset({Role.REVIEWER, Role.INCIDENT_MANAGER, Role.ADMIN}),
     Action.INCIDENT_OPEN: frozenset({Role.CONTRIBUTOR, Role.INCIDENT_MANAGER, Role.ADMIN}),
     Action.INCIDENT_MANAGE: frozenset({Role.INCIDENT_MANAGER, Role.ADMIN}),
     Action.POLICY_MANAGE: frozenset({Role.ADMIN}),
@@ -46,6 +48,7 @@ ACTION_NAMES = {
     Action.VERSION_SUBMIT: "the contributor role",
     Action.REVIEW_DECIDE: "the reviewer role",
     Action.RELEASE_MANAGE: "the reviewer role",
+    Action.RELEASE_CONTAIN: "the reviewer or incident manager role",
     Action.INCIDENT_OPEN: "the contributor or incident manager role",
     Action.INCIDENT_MANAGE: "the incident manager role",
     Action.POLICY_MANAGE: "the admin role",

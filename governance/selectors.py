@@ -177,3 +177,33 @@ def compare_versions(a, b) -> dict:
         "metadata": metadata,
         "card_changes": card,
     }
+
+
+def review_queue(user):
+    """Versions in review that this user may still review: not their own, not yet reviewed this round."""
+    from django.db.models import Exists, F, OuterRef
+
+    from .models import Review
+
+    reviewed = Review.objects.filter(version=OuterRef("pk"), round=F("version__review_round"), reviewer=user)
+    return (
+        version_list()
+        .filter(status=VersionStatus.IN_REVIEW)
+        .exclude(created_by=user)
+        .exclude(submitted_by=user)
+        .annotate(already_reviewed=Exists(reviewed))
+        .filter(already_reviewed=False)
+        .select_related("submitted_by", "model__owner")
+        .order_by("submitted_at", "pk")
+    )
+
+
+def release_history(model):
+    from .models import ReleaseEvent
+
+    return (ReleaseEvent.objects.filter(model=model).select_related("version", "actor", "attestation")
+            .order_by("-created_at", "-id"))
+
+
+def version_reviews(version):
+    return version.reviews.select_related("reviewer").order_by("-round", "-created_at")

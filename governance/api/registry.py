@@ -7,22 +7,26 @@ from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from governance import loading, selectors, services
+from governance import attestation, loading, selectors, services
 from governance.filtersets import DatasetFilterSet, ModelVersionFilterSet, RegisteredModelFilterSet
 from governance.models import ModelVersion
 from governance.permissions import Action
 
 from .serializers import (
+    AttestationSerializer,
     DatasetCreateSerializer,
     DatasetDetailSerializer,
     DatasetSerializer,
     ModelVersionCreateSerializer,
     ModelVersionSerializer,
     ModelVersionUpdateSerializer,
+    ReasonSerializer,
     RegisteredModelCreateSerializer,
     RegisteredModelDetailSerializer,
     RegisteredModelSerializer,
     RegisteredModelUpdateSerializer,
+    ReviewCreateSerializer,
+    ReviewSerializer,
 )
 
 ERRORS = {
@@ -46,7 +50,8 @@ class RegisteredModelViewSet(viewsets.ModelViewSet):
     filterset_class = RegisteredModelFilterSet
     search_fields = ["name", "title", "tags__name"]
     ordering_fields = ["name", "updated_at", "created_at", "risk_tier"]
-    required_action = Action.MODEL_REGISTER
+    required_action = {"create": Action.MODEL_REGISTER, "partial_update": Action.MODEL_REGISTER,
+                       "destroy": Action.MODEL_REGISTER, "rollback": Action.RELEASE_CONTAIN}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -78,6 +83,15 @@ class RegisteredModelViewSet(viewsets.ModelViewSet):
             services.model_card_update(actor=request.user, model=model, **card)
         return Response(RegisteredModelDetailSerializer(selectors.model_detail(model.name)).data)
 
+    @extend_schema(request=ReasonSerializer, responses={200: ModelVersionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, name=None):
+        """Release again the most recent earlier release that is still approved or deprecated."""
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_rollback(actor=request.user, model=self.get_object(), **data.validated_data)
+        return Response(ModelVersionSerializer(selectors.version_list().get(pk=version.pk)).data)
+
     @extend_schema(responses={204: None, **ERRORS})
     def destroy(self, request, name=None):
         services.model_delete(actor=request.user, model=self.get_object())
@@ -93,7 +107,11 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     filterset_class = ModelVersionFilterSet
     ordering_fields = ["number", "created_at"]
     search_fields = ["notes"]
-    required_action = Action.MODEL_REGISTER
+    required_action = {
+        "create": Action.MODEL_REGISTER, "partial_update": Action.MODEL_REGISTER,
+        "submit": Action.VERSION_SUBMIT, "reopen": Action.VERSION_SUBMIT, "reviews": Action.REVIEW_DECIDE,
+        "release": Action.RELEASE_MANAGE, "revoke": Action.RELEASE_CONTAIN,
+    }
     parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
 
     def get_model(self):
@@ -150,6 +168,64 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         response["Content-Length"] = str(len(data))
         response["X-Artifact-SHA256"] = version.artifact.sha256
         return response
+
+
+    def _version_response(self, version, status_code=status.HTTP_200_OK):
+        return Response(self.get_serializer(selectors.version_list().get(pk=version.pk)).data, status=status_code)
+
+    @extend_schema(request=None, responses={200: ModelVersionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, model_name=None, number=None):
+        """Submit a draft for review (draft → in review)."""
+        return self._version_response(services.version_submit(actor=request.user, version=self.get_object()))
+
+    @extend_schema(request=None, responses={200: ModelVersionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, model_name=None, number=None):
+        """Send a rejected version back to draft, to be fixed and submitted again."""
+        return self._version_response(services.version_reopen(actor=request.user, version=self.get_object()))
+
+    @extend_schema(methods=["GET"], responses={200: ReviewSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=ReviewCreateSerializer, responses={201: ReviewSerializer, **ERRORS})
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
+    def reviews(self, request, model_name=None, number=None):
+        """The reviews of this version (all rounds), or approve / reject it."""
+        version = self.get_object()
+        if request.method == "GET":
+            reviews = version.reviews.select_related("reviewer").order_by("-created_at")
+            return Response(ReviewSerializer(reviews, many=True).data)
+        data = ReviewCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.review_create(actor=request.user, version=version, **data.validated_data)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReasonSerializer, responses={200: ModelVersionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def release(self, request, model_name=None, number=None):
+        """Make this approved version the released one; the previous release is deprecated."""
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.version_release(actor=request.user, version=self.get_object(), **data.validated_data)
+        return self._version_response(version)
+
+    @extend_schema(request=ReasonSerializer, responses={200: ModelVersionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, model_name=None, number=None):
+        """Take this version out of service, with a reason. A revoked release leaves no released version."""
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.version_revoke(actor=request.user, version=self.get_object(), **data.validated_data)
+        return self._version_response(version)
+
+    @extend_schema(responses={200: AttestationSerializer, 404: ERRORS[404]})
+    @action(detail=True, methods=["get"])
+    def attestation(self, request, model_name=None, number=None):
+        """The signed release attestation (latest), verifiable offline with the published public key."""
+        signed = self.get_object().attestations.order_by("-created_at", "-id").first()
+        if signed is None:
+            return Response({"detail": "This version has never been released, so it has no attestation."},
+                            status=status.HTTP_404_NOT_FOUND)
+        return Response(attestation.document(signed.payload, signed.signature, signed.key_fingerprint))
 
 
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from governance.choices import Flavour, RiskTier, Task
+from governance.choices import Decision, Flavour, RiskTier, Task
 from governance.models import (
     MODEL_CARD_FIELDS,
     ApiToken,
@@ -9,6 +9,7 @@ from governance.models import (
     ModelCard,
     ModelVersion,
     RegisteredModel,
+    Review,
     StoredFile,
 )
 
@@ -193,3 +194,31 @@ class ModelVersionUpdateSerializer(serializers.Serializer):
                                                             allow_null=True)
     training_dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all(), required=False,
                                                           allow_null=True)
+
+
+# --- Release governance -----------------------------------------------------------------------------
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["id", "round", "reviewer", "decision", "comment", "artifact_sha256", "checks", "stale",
+                  "stale_reason", "created_at"]
+        read_only_fields = fields
+
+
+class ReviewCreateSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AttestationSerializer(serializers.Serializer):
+    algorithm = serializers.CharField()
+    key_fingerprint = serializers.CharField()
+    payload = serializers.JSONField()
+    signature = serializers.CharField()

@@ -12,5 +12,6 @@ router.register("datasets", registry.DatasetViewSet, basename="dataset")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
+    path("keys/attestation.pub", views.AttestationPublicKeyView.as_view(), name="attestation-public-key"),
     *router.urls,
 ]

@@ -103,3 +103,17 @@ class MeView(generics.GenericAPIView):
         from governance.permissions import roles_of
 
         return Response({"username": request.user.username, "roles": sorted(roles_of(request.user))})
+
+
+class AttestationPublicKeyView(generics.GenericAPIView):
+    """The Ed25519 public key that verifies release attestations (PEM), for any signed-in user or token."""
+
+    read_action = Action.TOKEN_MANAGE_OWN
+
+    @extend_schema(responses={(200, "application/x-pem-file"): str})
+    def get(self, request):
+        from django.http import HttpResponse
+
+        from governance import attestation
+
+        return HttpResponse(attestation.public_key_pem(), content_type="application/x-pem-file")

@@ -14,8 +14,30 @@ from .registry import (
     version_read_artifact,
     version_record_integrity_failure,
 )
+from .releases import (
+    approval_progress,
+    model_rollback,
+    policy_update,
+    review_create,
+    rollback_target,
+    version_refresh_review,
+    version_release,
+    version_reopen,
+    version_revoke,
+    version_submit,
+)
 
 __all__ = [
+    "approval_progress",
+    "model_rollback",
+    "policy_update",
+    "review_create",
+    "rollback_target",
+    "version_refresh_review",
+    "version_release",
+    "version_reopen",
+    "version_revoke",
+    "version_submit",
     "api_token_create",
     "api_token_revoke",
     "dataset_create",

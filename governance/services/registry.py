@@ -150,6 +150,9 @@ def model_card_update(*, actor, model: RegisteredModel, **sections) -> ModelCard
     old, new = _diff(before, card.as_dict())
     if new:
         audit.record(actor=actor, action="model_card.update", obj=model, before=old, after=new)
+        under_review = model.versions.filter(status__in=[VersionStatus.IN_REVIEW, VersionStatus.APPROVED])
+        ids = list(under_review.values_list("pk", flat=True))
+        transaction.on_commit(lambda: _refresh_reviews(ids, "the model card changed"))
     return card
 
 
@@ -337,13 +340,29 @@ def version_record_integrity_failure(*, version: ModelVersion, reason: str, acto
         )
         audit.record(actor=actor, action="version.integrity_failure", obj=version,
                      extra={"reason": reason, "finding": finding.pk})
+    _refresh_reviews([version.pk], "a security finding was recorded")
     return finding
 
 
+def _refresh_reviews(version_ids, reason: str) -> None:
+    from .releases import version_refresh_review
+
+    for version_id in version_ids:
+        version_refresh_review(version_id=version_id, reason=reason)
+
+
 def version_read_artifact(version: ModelVersion, *, actor=None) -> bytes:
+    """The artifact's bytes, hash-verified; for a released version also checked against its attestation."""
+    from governance.attestation import VerificationError
+
+    from .releases import verify_release
+
     try:
-        return artifacts.read_bytes(version.artifact)
-    except artifacts.ArtifactIntegrityError as exc:
+        data = artifacts.read_bytes(version.artifact)
+        if version.status == VersionStatus.RELEASED:
+            verify_release(version, data)
+        return data
+    except (artifacts.ArtifactIntegrityError, VerificationError) as exc:
         version_record_integrity_failure(version=version, reason=str(exc), actor=actor)
         raise Conflict(f"Refused to load {version}: {exc}") from exc
 
@@ -360,7 +379,7 @@ def version_load_model(version: ModelVersion, *, actor=None):
 def version_compatibility_check(*, version_id: int) -> ModelVersion:
     """Load the model and predict on the evaluation dataset; record what matched and the metrics."""
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().select_related(
+        version = ModelVersion.objects.select_for_update(of=("self",)).select_related(
             "model", "artifact", "evaluation_dataset__file").get(pk=version_id)
         version.compat_status = CheckStatus.RUNNING
         version.save(update_fields=["compat_status", "updated_at"])
@@ -427,4 +446,5 @@ def version_compatibility_check(*, version_id: int) -> ModelVersion:
         version.save(update_fields=["compat_status", "compat_result", "compat_checked_at", "metrics", "updated_at"])
         audit.record(actor=None, action="version.compat_check", obj=version, before=before,
                      after={"compat_status": status, "message": result.get("message", "")})
+    _refresh_reviews([version.pk], "the compatibility check was re-run")
     return version

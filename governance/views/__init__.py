@@ -26,8 +26,22 @@ from .registry import (
     VersionCreateView,
     VersionDetailView,
 )
+from .releases import (
+    AttestationDownloadView,
+    ModelRollbackView,
+    PolicyView,
+    ReviewQueueView,
+    VerifyView,
+    VersionReleaseView,
+    VersionReopenView,
+    VersionReviewView,
+    VersionRevokeView,
+    VersionSubmitView,
+)
 
 __all__ = [
+    "AttestationDownloadView", "ModelRollbackView", "PolicyView", "ReviewQueueView", "VerifyView",
+    "VersionReleaseView", "VersionReopenView", "VersionReviewView", "VersionRevokeView", "VersionSubmitView",
     "AuditLogView", "DashboardView", "DatasetCreateView", "DatasetDetailView", "DatasetListView",
     "ModelCardEditView", "ModelCreateView", "ModelDetailView", "ModelEditView", "ModelListView", "ProfileView",
     "TokenRevokeView", "UserListView", "UserUpdateView", "VersionArtifactView", "VersionCompareView",

@@ -76,6 +76,9 @@ class ModelDetailView(ActionRequiredMixin, View):
             "lineage": lineage.figure(versions),
             "incidents": selectors.model_incidents(model),
             "may_register": can(request.user, Action.MODEL_REGISTER),
+            "history": selectors.release_history(model),
+            "rollback_target": services.rollback_target(model),
+            "may_contain": can(request.user, Action.RELEASE_CONTAIN),
         })
 
 
@@ -172,8 +175,11 @@ class VersionDetailView(ActionRequiredMixin, View):
             if version.compat_status not in (CheckStatus.PENDING, CheckStatus.RUNNING):
                 response["HX-Refresh"] = "true"  # metrics elsewhere on the page changed too
             return response
+        from .releases import release_panel
+
         siblings = list(selectors.version_list(version.model).order_by("-number"))
         return render(request, "governance/version_detail.html", {
+            **release_panel(request, version),
             "version": version,
             "model": version.model,
             "findings": selectors.open_findings(version),

@@ -1,0 +1,127 @@
+"""The release checks a policy can require, evaluated for one version with links to the evidence."""
+
+from dataclasses import asdict, dataclass
+
+from django.urls import reverse
+
+from .choices import Check, CheckOutcome, CheckStatus, RiskTier
+from .models import ApprovalPolicy, ModelCard
+
+DEFAULT_POLICY = {
+    RiskTier.LOW: (1, False, [Check.COMPATIBILITY, Check.SECURITY]),
+    RiskTier.MEDIUM: (2, False, [Check.COMPATIBILITY, Check.SECURITY, Check.MODEL_CARD]),
+    RiskTier.HIGH: (2, True, [Check.COMPATIBILITY, Check.SECURITY, Check.MODEL_CARD, Check.EXPLAINABILITY]),
+}
+
+
+@dataclass
+class CheckResult:
+    check: str
+    label: str
+    outcome: str
+    detail: str
+    evidence_url: str
+    required: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def policy_for(model) -> ApprovalPolicy:
+    """The model's own override, else its tier's policy (else the built-in default for the tier)."""
+    try:
+        override = model.policy_override
+    except ApprovalPolicy.DoesNotExist:
+        override = None
+    if override is not None:
+        return override
+    return policy_for_tier(model.risk_tier)
+
+
+def policy_for_tier(risk_tier: str) -> ApprovalPolicy:
+    policy = ApprovalPolicy.objects.filter(risk_tier=risk_tier, model__isnull=True).first()
+    if policy is None:
+        approvals, admin, required = DEFAULT_POLICY[risk_tier]
+        policy = ApprovalPolicy(risk_tier=risk_tier, required_approvals=approvals, admin_approval_required=admin,
+                                required_checks=list(required))
+    return policy
+
+
+def _version_url(version) -> str:
+    return reverse("version-detail", args=[version.model.name, version.number])
+
+
+def _compatibility(version) -> tuple[str, str, str]:
+    url = _version_url(version) + "#compat-check"
+    result = version.compat_result or {}
+    if version.compat_status in (CheckStatus.PENDING, CheckStatus.RUNNING):
+        return CheckOutcome.MISSING, "The compatibility check has not finished.", url
+    if result.get("artifact_sha256") and result["artifact_sha256"] != version.artifact.sha256:
+        return CheckOutcome.MISSING, "The last check ran on a different artifact.", url
+    if version.compat_status == CheckStatus.PASSED:
+        if version.evaluation_dataset_id is None:
+            return CheckOutcome.FAILED, "No evaluation dataset is linked, so nothing was predicted.", url
+        return CheckOutcome.PASSED, result.get("message", "Passed."), url
+    return CheckOutcome.FAILED, result.get("message", "The check failed."), url
+
+
+def _security(version) -> tuple[str, str, str]:
+    url = _version_url(version)
+    open_findings = [f for f in version.findings.all() if f.resolved_at is None]
+    if open_findings:
+        return CheckOutcome.FAILED, f"{len(open_findings)} unresolved finding(s): {open_findings[0].title}", url
+    if not (version.scan_report or {}).get("ok", False):
+        return CheckOutcome.FAILED, "The static scan reported findings.", url
+    return CheckOutcome.PASSED, "Static scan clean; no unresolved findings.", url
+
+
+def _model_card(version) -> tuple[str, str, str]:
+    url = reverse("model-card-edit", args=[version.model.name])
+    try:
+        card = version.model.card
+    except ModelCard.DoesNotExist:
+        return CheckOutcome.FAILED, "The model has no card.", url
+    missing = card.missing_sections
+    if missing:
+        return CheckOutcome.FAILED, f"Missing: {', '.join(missing)}.", url
+    return CheckOutcome.PASSED, "All nine sections are written.", reverse("model-detail", args=[version.model.name])
+
+
+def _explainability(version) -> tuple[str, str, str]:
+    from explain import selectors as explain_selectors
+
+    return explain_selectors.explainability_evidence(version)
+
+
+def _robustness(version) -> tuple[str, str, str]:
+    from explain import selectors as explain_selectors
+
+    return explain_selectors.robustness_evidence(version)
+
+
+EVALUATORS = {
+    Check.COMPATIBILITY: _compatibility,
+    Check.SECURITY: _security,
+    Check.EXPLAINABILITY: _explainability,
+    Check.ROBUSTNESS: _robustness,
+    Check.MODEL_CARD: _model_card,
+}
+
+
+def evaluate(version, policy: ApprovalPolicy | None = None) -> list[CheckResult]:
+    policy = policy or policy_for(version.model)
+    required = set(policy.required_checks)
+    results = []
+    for check in Check:
+        outcome, detail, url = EVALUATORS[check](version)
+        results.append(CheckResult(check=check.value, label=check.label, outcome=str(outcome), detail=detail,
+                                   evidence_url=url, required=check.value in required))
+    return results
+
+
+def blocking(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if r.required and r.outcome != CheckOutcome.PASSED]
+
+
+def snapshot(results: list[CheckResult]) -> dict:
+    return {r.check: r.outcome for r in results}
