@@ -226,7 +226,22 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "governance.verify_audit_chain", "schedule": 6 * 3600.0},
+    "reap-stale-jobs": {"task": "explain.reap_stale_jobs", "schedule": 60.0},
 }
+
+# --- Analysis jobs ------------------------------------------------------------------------------
+JOB_SOFT_TIME_LIMIT = env_int("JOB_SOFT_TIME_LIMIT", 30 * 60)
+JOB_HARD_TIME_LIMIT = env_int("JOB_HARD_TIME_LIMIT", 32 * 60)
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 120)  # no heartbeat for this long: the worker died
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 2)  # a job whose worker died is re-queued once, then failed
+JOB_WARM_UP = env_bool("JOB_WARM_UP", True)
+# Quick analyses go to the light queue, the rest to heavy, so long jobs never starve quick ones.
+JOB_QUEUES = {"permutation_importance": "light", "rule_extraction": "light"}
+# Per-kind (soft, hard) time limits in seconds; kinds not listed use the two defaults above.
+JOB_TIME_LIMITS = {"permutation_importance": (10 * 60, 11 * 60), "rule_extraction": (10 * 60, 11 * 60)}
+# Kinds whose results are release evidence: a new result re-checks approvals.
+RELEASE_EVIDENCE_KINDS = {"shap_global", "permutation_importance"}
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -8,7 +8,7 @@ def navigation(request):
     may = {action.name.lower(): can(user, action) for action in Action}
     context = {"may": may}
     if may["review_decide"]:
-        from .selectors import review_queue
+        from .selectors import review_queue_count
 
-        context["review_queue_count"] = review_queue(user).count()
+        context["review_queue_count"] = review_queue_count(user)
     return context

@@ -231,7 +231,8 @@ class ModelCard(models.Model):
 class ModelVersion(models.Model):
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    status = models.CharField(max_length=20, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    status = models.CharField(max_length=20, choices=VersionStatus.choices, default=VersionStatus.DRAFT,
+                              db_index=True)
     flavour = models.CharField(max_length=10, choices=Flavour.choices)
     artifact = models.OneToOneField(StoredFile, on_delete=models.PROTECT, related_name="version")
     feature_names = models.JSONField(default=list, blank=True)

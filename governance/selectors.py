@@ -103,10 +103,17 @@ def model_detail(name: str):
 
 
 def version_list(model=None):
+    from django.db.models import IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from .models import SecurityFinding
+
+    open_findings = (SecurityFinding.objects.filter(version=OuterRef("pk"), resolved_at__isnull=True).order_by()
+                     .values("version").annotate(c=Count("id")).values("c"))
     qs = ModelVersion.objects.select_related(
         "model", "artifact", "created_by", "parent", "evaluation_dataset", "training_dataset"
-    ).annotate(
-        open_findings=Count("findings", filter=Q(findings__resolved_at__isnull=True), distinct=True)
+    ).defer("card_snapshot", "parent__card_snapshot", "parent__scan_report", "parent__compat_result").annotate(
+        open_findings=Coalesce(Subquery(open_findings, output_field=IntegerField()), 0)
     )
     if model is not None:
         qs = qs.filter(model=model)
@@ -179,23 +186,25 @@ def compare_versions(a, b) -> dict:
     }
 
 
-def review_queue(user):
-    """Versions in review that this user may still review: not their own, not yet reviewed this round."""
+def _awaiting(user, queryset):
     from django.db.models import Exists, F, OuterRef
 
     from .models import Review
 
     reviewed = Review.objects.filter(version=OuterRef("pk"), round=F("version__review_round"), reviewer=user)
-    return (
-        version_list()
-        .filter(status=VersionStatus.IN_REVIEW)
-        .exclude(created_by=user)
-        .exclude(submitted_by=user)
-        .annotate(already_reviewed=Exists(reviewed))
-        .filter(already_reviewed=False)
-        .select_related("submitted_by", "model__owner")
-        .order_by("submitted_at", "pk")
-    )
+    return (queryset.filter(status=VersionStatus.IN_REVIEW).exclude(created_by=user)
+            .exclude(submitted_by=user).exclude(Exists(reviewed)))
+
+
+def review_queue(user):
+    """Versions in review that this user may still review: not their own, not yet reviewed this round."""
+    return (_awaiting(user, version_list()).select_related("submitted_by", "model__owner")
+            .order_by("submitted_at", "pk"))
+
+
+def review_queue_count(user) -> int:
+    """The navigation badge: a plain indexed count, on every page for reviewers."""
+    return _awaiting(user, ModelVersion.objects.all()).count()
 
 
 def release_history(model):
@@ -207,3 +216,10 @@ def release_history(model):
 
 def version_reviews(version):
     return version.reviews.select_related("reviewer").order_by("-round", "-created_at")
+
+
+def version_lineage(model):
+    """Only what the lineage graph draws, for every version of the model."""
+    return (ModelVersion.objects.filter(model=model).select_related("created_by", "artifact")
+            .only("pk", "number", "status", "flavour", "parent_id", "created_at", "model_id",
+                  "created_by__username", "artifact__sha256").order_by("number"))

@@ -1,6 +1,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from explain.api.views import AnalysisJobViewSet
+
 from . import registry, views
 
 router = SimpleRouter(trailing_slash=True)
@@ -9,9 +11,12 @@ router.register("auth/tokens", views.ApiTokenViewSet, basename="token")
 router.register("models", registry.RegisteredModelViewSet, basename="model")
 router.register(r"models/(?P<model_name>[-a-zA-Z0-9_]+)/versions", registry.ModelVersionViewSet, basename="version")
 router.register("datasets", registry.DatasetViewSet, basename="dataset")
+router.register("jobs", AnalysisJobViewSet, basename="job")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("keys/attestation.pub", views.AttestationPublicKeyView.as_view(), name="attestation-public-key"),
+    path("models/<slug:model_name>/versions/<int:number>/report/", registry.VersionReportView.as_view(),
+         name="version-report"),
     *router.urls,
 ]

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
+from explain.selectors import version_jobs
 from governance import lineage, selectors, services
 from governance.choices import CheckStatus, VersionStatus
 from governance.errors import DomainError
@@ -16,6 +17,9 @@ from governance.models import MODEL_CARD_FIELDS
 from governance.permissions import Action, ActionRequiredMixin, can
 
 from .accounts import form_error, paginate
+
+
+VERSIONS_SHOWN = 25
 
 
 def _query_without_page(request) -> str:
@@ -65,15 +69,18 @@ def _get_model(name):
 class ModelDetailView(ActionRequiredMixin, View):
     def get(self, request, name):
         model = _get_model(name)
-        versions = list(selectors.version_list(model).order_by("-number"))
+        show_all = request.GET.get("versions") == "all"
+        versions = selectors.version_list(model).order_by("-number")
+        versions = list(versions if show_all else versions[:VERSIONS_SHOWN])
         card = getattr(model, "card", None)
         return render(request, "governance/model_detail.html", {
             "model": model,
             "card": card,
             "card_sections": [(label, getattr(card, field, "")) for field, label, _ in MODEL_CARD_FIELDS],
             "versions": versions,
-            "released": next((v for v in versions if v.status == VersionStatus.RELEASED), None),
-            "lineage": lineage.figure(versions),
+            "released": selectors.version_list(model).filter(status=VersionStatus.RELEASED).first(),
+            "lineage": lineage.figure(selectors.version_lineage(model)),
+            "more_versions": 0 if show_all else max(0, model.version_count - len(versions)),
             "incidents": selectors.model_incidents(model),
             "may_register": can(request.user, Action.MODEL_REGISTER),
             "history": selectors.release_history(model),
@@ -177,7 +184,7 @@ class VersionDetailView(ActionRequiredMixin, View):
             return response
         from .releases import release_panel
 
-        siblings = list(selectors.version_list(version.model).order_by("-number"))
+        siblings = list(selectors.version_lineage(version.model).order_by("-number"))
         return render(request, "governance/version_detail.html", {
             **release_panel(request, version),
             "version": version,
@@ -186,6 +193,7 @@ class VersionDetailView(ActionRequiredMixin, View):
             "children": [v for v in siblings if v.parent_id == version.pk],
             "lineage": lineage.figure(siblings, highlight=version.pk),
             "other_versions": [v for v in siblings if v.pk != version.pk],
+            "jobs": version_jobs(version, limit=10),
         })
 
 

@@ -22,3 +22,12 @@ document.body.addEventListener("htmx:configRequest", (event) => {
   const tokenInput = document.querySelector("input[name=csrfmiddlewaretoken]");
   if (tokenInput) event.detail.headers["X-CSRFToken"] = tokenInput.value;
 });
+
+// Progress bars carry their value in data-progress; widths are set here because the CSP forbids inline styles.
+function paintProgress(root) {
+  root.querySelectorAll("[data-progress]").forEach((bar) => {
+    bar.style.width = `${Math.max(2, Number(bar.dataset.progress) || 0)}%`;
+  });
+}
+paintProgress(document);
+document.body.addEventListener("htmx:afterSettle", () => paintProgress(document));

@@ -1,0 +1,265 @@
+"""The job engine: enqueue, cancel, re-run, execute on a worker, reap jobs whose worker died."""
+
+import logging
+import threading
+import time
+import traceback
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from governance import audit
+from governance.errors import Conflict, InvalidInput, NotFound
+from governance.permissions import Action, require
+
+from .analyses import ANALYSES, AnalysisError, ParamError
+from .choices import JobStatus
+from .models import AnalysisJob, JobLogLine
+
+log = logging.getLogger(__name__)
+
+COMMON_PARAMS = {"max_rows", "random_state"}
+
+
+class JobCancelled(Exception):
+    pass
+
+
+def queue_for(kind: str) -> str:
+    return settings.JOB_QUEUES.get(kind, "heavy")
+
+
+def _validate(kind: str, params: dict, dataset) -> dict:
+    module = ANALYSES.get(kind)
+    if module is None:
+        raise InvalidInput(f"Unknown analysis kind {kind!r}. Known: {', '.join(sorted(ANALYSES))}.", field="kind")
+    if not isinstance(params, dict):
+        raise InvalidInput("params must be a JSON object.", field="params")
+    params = {**module.DEFAULT_PARAMS, **params}
+    max_rows = params.get("max_rows", 1000)
+    if not isinstance(max_rows, int) or isinstance(max_rows, bool) or not 10 <= max_rows <= 100_000:
+        raise InvalidInput("max_rows must be an integer between 10 and 100000.", field="params")
+    seed = params.get("random_state", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InvalidInput("random_state must be a non-negative integer.", field="params")
+    specific = {k: v for k, v in params.items() if k not in COMMON_PARAMS}
+    try:
+        cleaned = module.validate_params(specific, n_rows=dataset.rows, columns=dataset.feature_columns)
+    except ParamError as exc:
+        raise InvalidInput(str(exc), field="params") from exc
+    if getattr(module, "REQUIRES_TARGET", False) and not dataset.target_column:
+        raise InvalidInput(f"{module.TITLE} needs a dataset with a target column; '{dataset.name}' has none.",
+                           field="dataset")
+    return {**cleaned, "max_rows": max_rows, "random_state": seed}
+
+
+def job_enqueue(*, actor, version, kind: str, params: dict | None = None, dataset=None, rerun_of=None) -> AnalysisJob:
+    """Validate, create the row and send it to the queue of its weight once the transaction commits."""
+    require(actor, Action.JOB_RUN)
+    dataset = dataset or version.evaluation_dataset
+    if dataset is None:
+        raise InvalidInput(f"{version} has no evaluation dataset: link one, or pass a dataset.", field="dataset")
+    cleaned = _validate(kind, params or {}, dataset)
+    with transaction.atomic():
+        job = AnalysisJob.objects.create(
+            kind=kind, version=version, dataset=dataset, params=cleaned, queue=queue_for(kind), created_by=actor,
+            artifact_sha256=version.artifact.sha256, dataset_sha256=dataset.file.sha256, rerun_of=rerun_of,
+        )
+        audit.record(actor=actor, action="job.enqueue", obj=job,
+                     after={"kind": kind, "version": str(version), "dataset": dataset.pk, "params": cleaned})
+        transaction.on_commit(lambda: _send(job.pk))
+    return job
+
+
+def _send(job_id: int) -> None:
+    from .tasks import run_analysis_job
+
+    job = AnalysisJob.objects.get(pk=job_id)
+    task_id = f"job-{job.pk}-{job.attempts + 1}-{int(time.time())}"
+    AnalysisJob.objects.filter(pk=job.pk).update(celery_task_id=task_id)
+    soft, hard = settings.JOB_TIME_LIMITS.get(job.kind, (settings.JOB_SOFT_TIME_LIMIT, settings.JOB_HARD_TIME_LIMIT))
+    run_analysis_job.apply_async(args=[job.pk], queue=job.queue, task_id=task_id, soft_time_limit=soft,
+                                 time_limit=hard)
+
+
+@transaction.atomic
+def job_cancel(*, actor, job: AnalysisJob) -> AnalysisJob:
+    """Queued: it will never run. Running: it stops at its next progress checkpoint, writing no result."""
+    require(actor, Action.JOB_RUN)
+    job = AnalysisJob.objects.select_for_update().get(pk=job.pk)
+    if job.status == JobStatus.QUEUED:
+        job.status = JobStatus.CANCELLED
+        job.finished_at = timezone.now()
+        job.cancel_requested = True
+        job.save(update_fields=["status", "finished_at", "cancel_requested"])
+    elif job.status == JobStatus.RUNNING:
+        job.cancel_requested = True
+        job.save(update_fields=["cancel_requested"])
+    else:
+        raise Conflict(f"Job #{job.pk} is already {job.get_status_display().lower()}.")
+    audit.record(actor=actor, action="job.cancel", obj=job, after={"status": job.status})
+    _log(job.pk, f"Cancellation requested by {actor.get_username()}.", "warning")
+    return job
+
+
+def job_rerun(*, actor, job: AnalysisJob) -> AnalysisJob:
+    params = {k: v for k, v in job.params.items()}
+    return job_enqueue(actor=actor, version=job.version, kind=job.kind, params=params, dataset=job.dataset,
+                       rerun_of=job)
+
+
+def _log(job_id: int, message: str, level: str = "info") -> None:
+    JobLogLine.objects.create(job_id=job_id, message=message[:5000], level=level)
+
+
+class _Heartbeat(threading.Thread):
+    """Touches the job row while the analysis runs, so the reaper can tell a live job from a dead worker."""
+
+    def __init__(self, job_id: int, interval: float):
+        super().__init__(daemon=True)
+        self.job_id, self.interval = job_id, interval
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            while not self.stopped.wait(self.interval):
+                AnalysisJob.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
+                    heartbeat_at=timezone.now())
+        finally:
+            close_old_connections()
+            from django.db import connection
+
+            connection.close()
+
+
+def _claim(job_id: int, hostname: str) -> bool:
+    """queued → running, atomically; a redelivered or cancelled job is not claimed twice."""
+    now = timezone.now()
+    return bool(AnalysisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED, cancel_requested=False).update(
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker_hostname=hostname[:255],
+        attempts=F("attempts") + 1, progress=0, progress_message="Starting", error_message="",
+    ))
+
+
+def _sample(frame, job: AnalysisJob, module):
+    version = job.version
+    features = version.feature_names or job.dataset.feature_columns
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise AnalysisError(f"The dataset lacks feature(s) the model needs: {', '.join(missing[:10])}.")
+    if getattr(module, "SAMPLE_ROWS", True) and len(frame) > job.params["max_rows"]:
+        frame = frame.sample(n=job.params["max_rows"], random_state=job.params["random_state"]).sort_index()
+    target = job.dataset.target_column
+    y = frame[target] if target and target in frame.columns else None
+    return frame[features], y
+
+
+def job_execute(*, job_id: int, hostname: str = "") -> None:
+    """Run one job on this worker. Ends in exactly one terminal state; a cancelled job writes no result."""
+    from governance.selectors import dataset_frame
+    from governance.services import version_load_model
+
+    if not _claim(job_id, hostname):
+        log.info("job %s not claimed (already taken, cancelled or finished)", job_id)
+        return
+    job = AnalysisJob.objects.select_related("version__model", "version__artifact", "dataset__file").get(pk=job_id)
+    module = ANALYSES[job.kind]
+    heartbeat = _Heartbeat(job_id, settings.JOB_HEARTBEAT_SECONDS)
+    heartbeat.start()
+    last_write = [0.0]
+
+    def progress(percent: int, message: str = "") -> None:
+        now = time.monotonic()
+        if now - last_write[0] >= 0.5 or percent >= 100:
+            last_write[0] = now
+            AnalysisJob.objects.filter(pk=job_id).update(progress=max(0, min(100, int(percent))),
+                                                         progress_message=message[:255], heartbeat_at=timezone.now())
+            if message:
+                _log(job_id, f"{int(percent)}% {message}")
+        if AnalysisJob.objects.filter(pk=job_id, cancel_requested=True).exists():
+            raise JobCancelled()
+
+    try:
+        _log(job_id, f"Started on {hostname or 'a worker'} (attempt {job.attempts}).")
+        progress(1, "Loading the model (hash and attestation verified)")
+        model = version_load_model(job.version)
+        progress(5, "Loading the dataset")
+        X, y = _sample(dataset_frame(job.dataset), job, module)
+        progress(8, f"Analysing {len(X)} rows")
+        result = module.run(model, X, y, task=job.version.model.task, params=job.params, progress=progress)
+        result.setdefault("rows_used", [int(i) if isinstance(i, int | float) else str(i) for i in X.index])
+    except JobCancelled:
+        _finish(job_id, JobStatus.CANCELLED, message="Cancelled at a progress checkpoint; no result was written.")
+    except (AnalysisError, ParamError, Conflict, NotFound, InvalidInput) as exc:
+        _finish(job_id, JobStatus.FAILED, message=str(getattr(exc, "message", exc)))
+    except Exception as exc:  # the model and data are user input: any failure is a failed job, not a crash
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        message = ("The job ran past its time limit." if isinstance(exc, SoftTimeLimitExceeded)
+                   else f"{type(exc).__name__}: {exc}")
+        _finish(job_id, JobStatus.FAILED, message=message, tb=traceback.format_exc())
+    else:
+        _finish(job_id, JobStatus.SUCCEEDED, result=result)
+    finally:
+        heartbeat.stopped.set()
+
+
+def _finish(job_id: int, status: str, *, result=None, message: str = "", tb: str = "") -> None:
+    with transaction.atomic():
+        job = AnalysisJob.objects.select_for_update().get(pk=job_id)
+        if job.status != JobStatus.RUNNING:
+            return  # the reaper already gave up on it
+        if status == JobStatus.SUCCEEDED and job.cancel_requested:
+            status, result, message = JobStatus.CANCELLED, None, "Cancelled before the result was saved."
+        job.status = status
+        job.finished_at = timezone.now()
+        job.result = result if status == JobStatus.SUCCEEDED else None
+        job.error_message = message[:5000]
+        job.error_traceback = tb[-20000:]
+        if status == JobStatus.SUCCEEDED:
+            job.progress, job.progress_message = 100, "Done"
+        job.save()
+        audit.record(actor=None, action=f"job.{status}", obj=job,
+                     after={"status": status, **({"error": message[:500]} if message else {})})
+        _log(job_id, message or "Finished.", "error" if status == JobStatus.FAILED else "info")
+    if status == JobStatus.SUCCEEDED and job.kind in settings.RELEASE_EVIDENCE_KINDS:
+        from governance.services import version_refresh_review
+
+        version_refresh_review(version_id=job.version_id, reason=f"a new {job.kind} result")
+
+
+def job_reap(*, stale_after: timedelta | None = None) -> dict:
+    """Fail (or re-queue once) running jobs whose heartbeat stopped: their worker died."""
+    stale_after = stale_after or timedelta(seconds=settings.JOB_STALE_SECONDS)
+    cutoff = timezone.now() - stale_after
+    requeued, failed = [], []
+    for job_id in AnalysisJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
+            "pk", flat=True):
+        with transaction.atomic():
+            job = AnalysisJob.objects.select_for_update().get(pk=job_id)
+            if job.status != JobStatus.RUNNING or (job.heartbeat_at and job.heartbeat_at >= cutoff):
+                continue
+            if job.attempts < settings.JOB_MAX_ATTEMPTS and not job.cancel_requested:
+                job.status = JobStatus.QUEUED
+                job.progress, job.progress_message = 0, "Re-queued: its worker stopped responding"
+                job.save(update_fields=["status", "progress", "progress_message"])
+                audit.record(actor=None, action="job.requeue", obj=job, after={"attempts": job.attempts})
+                transaction.on_commit(lambda job_id=job.pk: _send(job_id))
+                requeued.append(job.pk)
+            else:
+                job.status = JobStatus.FAILED
+                job.finished_at = timezone.now()
+                job.error_message = (f"The worker ({job.worker_hostname or 'unknown'}) stopped responding "
+                                     f"after attempt {job.attempts}; the job was abandoned.")
+                job.save(update_fields=["status", "finished_at", "error_message"])
+                audit.record(actor=None, action="job.failed", obj=job, after={"status": "failed",
+                                                                             "error": job.error_message})
+                failed.append(job.pk)
+            _log(job.pk, job.progress_message if job.status == JobStatus.QUEUED else job.error_message, "warning")
+    return {"requeued": requeued, "failed": failed}
+
+
+__all__ = ["AnalysisError", "JobCancelled", "job_cancel", "job_enqueue", "job_execute", "job_reap", "job_rerun"]
