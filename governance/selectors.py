@@ -51,10 +51,6 @@ def dashboard_counts() -> dict:
     }
 
 
-def review_queue_count() -> int:
-    return ModelVersion.objects.filter(status=VersionStatus.IN_REVIEW).count()
-
-
 def dataset_frame(dataset):
     """The dataset's table, decrypted and hash-verified."""
     import io

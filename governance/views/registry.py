@@ -18,7 +18,6 @@ from governance.permissions import Action, ActionRequiredMixin, can
 
 from .accounts import form_error, paginate
 
-
 VERSIONS_SHOWN = 25
 
 
