@@ -59,8 +59,8 @@ def _evidence(version, kinds, label) -> tuple[str, str, str]:
             continue
         return CheckOutcome.PASSED, f"{label} #{job.pk} finished {job.finished_at:%Y-%m-%d %H:%M}.", url
     if any(j.status in (JobStatus.QUEUED, JobStatus.RUNNING) for j in jobs):
-        return CheckOutcome.MISSING, f"A {label.lower()} is running.", url
-    return CheckOutcome.MISSING, f"No {label.lower()} for this artifact and evaluation dataset yet.", url
+        return CheckOutcome.MISSING, f"A {label} is running.", url
+    return CheckOutcome.MISSING, f"No {label} for this artifact and evaluation dataset yet.", url
 
 
 def explainability_evidence(version) -> tuple[str, str, str]:

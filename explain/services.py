@@ -32,13 +32,16 @@ def queue_for(kind: str) -> str:
     return settings.JOB_QUEUES.get(kind, "heavy")
 
 
-def _validate(kind: str, params: dict, dataset) -> dict:
+def _validate(kind: str, params: dict, dataset, version) -> dict:
     module = ANALYSES.get(kind)
     if module is None:
         raise InvalidInput(f"Unknown analysis kind {kind!r}. Known: {', '.join(sorted(ANALYSES))}.", field="kind")
     if not isinstance(params, dict):
         raise InvalidInput("params must be a JSON object.", field="params")
     params = {**module.DEFAULT_PARAMS, **params}
+    positive = getattr(version.model, "positive_class", "")
+    if positive and "positive_class" in module.DEFAULT_PARAMS and params.get("positive_class") is None:
+        params["positive_class"] = positive
     max_rows = params.get("max_rows", 1000)
     if not isinstance(max_rows, int) or isinstance(max_rows, bool) or not 10 <= max_rows <= 100_000:
         raise InvalidInput("max_rows must be an integer between 10 and 100000.", field="params")
@@ -62,7 +65,7 @@ def job_enqueue(*, actor, version, kind: str, params: dict | None = None, datase
     dataset = dataset or version.evaluation_dataset
     if dataset is None:
         raise InvalidInput(f"{version} has no evaluation dataset: link one, or pass a dataset.", field="dataset")
-    cleaned = _validate(kind, params or {}, dataset)
+    cleaned = _validate(kind, params or {}, dataset, version)
     with transaction.atomic():
         job = AnalysisJob.objects.create(
             kind=kind, version=version, dataset=dataset, params=cleaned, queue=queue_for(kind), created_by=actor,

@@ -9,7 +9,8 @@ def _as_str(values) -> np.ndarray:
     return np.asarray(pd.Series(values).astype(str))
 
 
-def classification_metrics(y_true, y_pred, proba: np.ndarray | None, classes: list | None) -> dict:
+def classification_metrics(y_true, y_pred, proba: np.ndarray | None, classes: list | None,
+                           positive_class: str = "") -> dict:
     y_true_s, y_pred_s = _as_str(y_true), _as_str(y_pred)
     result = {
         "accuracy": float(skm.accuracy_score(y_true_s, y_pred_s)),
@@ -18,9 +19,9 @@ def classification_metrics(y_true, y_pred, proba: np.ndarray | None, classes: li
     }
     labels = [str(c) for c in classes] if classes else sorted(set(y_true_s))
     if len(labels) == 2:
-        # F1 of the rarer class in the data: the one a credit or fraud model exists to catch.
+        # F1 of the declared positive class, else of the rarer one: what a credit or fraud model exists to catch.
         counts = pd.Series(y_true_s).value_counts()
-        positive = min(labels, key=lambda c: counts.get(c, 0))
+        positive = positive_class if positive_class in labels else min(labels, key=lambda c: counts.get(c, 0))
         result["f1"] = float(skm.f1_score(y_true_s, y_pred_s, pos_label=positive, zero_division=0))
         result["positive_class"] = positive
     if proba is not None and classes and proba.shape[1] == len(labels) and len(set(y_true_s)) > 1:
@@ -45,9 +46,9 @@ def regression_metrics(y_true, y_pred) -> dict:
     }
 
 
-def evaluate(loaded, X: pd.DataFrame, y, task: str) -> dict:
+def evaluate(loaded, X: pd.DataFrame, y, task: str, positive_class: str = "") -> dict:
     predictions = loaded.predict(X)
     if task == "regression":
         return regression_metrics(y, predictions)
     proba = loaded.predict_proba(X)
-    return classification_metrics(y, predictions, proba, loaded.classes)
+    return classification_metrics(y, predictions, proba, loaded.classes, positive_class=positive_class)

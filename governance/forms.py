@@ -70,6 +70,8 @@ class ModelForm(StyledForm):
     task = forms.ChoiceField(choices=Task.choices)
     risk_tier = forms.ChoiceField(choices=RiskTier.choices, initial=RiskTier.MEDIUM,
                                   help_text="Drives the approval policy: high-risk releases need more approvals.")
+    positive_class = forms.CharField(max_length=100, required=False,
+                                     help_text="Binary classifiers: the class the model exists to detect, e.g. bad.")
     team = forms.CharField(max_length=100, required=False)
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. credit, tabular.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)

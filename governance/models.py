@@ -171,6 +171,9 @@ class RegisteredModel(models.Model):
     team = models.CharField(max_length=100, blank=True)
     risk_tier = models.CharField(max_length=10, choices=RiskTier.choices, default=RiskTier.MEDIUM)
     task = models.CharField(max_length=20, choices=Task.choices)
+    positive_class = models.CharField(
+        max_length=100, blank=True, help_text="For binary classifiers: the class the model exists to detect."
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="models")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -73,7 +73,8 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     class Meta:
         model = RegisteredModel
         fields = [
-            "name", "title", "description", "owner", "team", "risk_tier", "task", "tags", "latest_version",
+            "name", "title", "description", "owner", "team", "risk_tier", "task", "positive_class", "tags",
+            "latest_version",
             "latest_status", "released_version", "version_count", "open_incidents", "created_at", "updated_at",
         ]
         read_only_fields = fields
@@ -104,6 +105,7 @@ class RegisteredModelCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     task = serializers.ChoiceField(choices=Task.choices)
     risk_tier = serializers.ChoiceField(choices=RiskTier.choices, default=RiskTier.MEDIUM)
+    positive_class = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     team = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
@@ -116,6 +118,7 @@ class RegisteredModelUpdateSerializer(serializers.Serializer):
     team = serializers.CharField(required=False, allow_blank=True, max_length=100)
     risk_tier = serializers.ChoiceField(choices=RiskTier.choices, required=False)
     task = serializers.ChoiceField(choices=Task.choices, required=False)
+    positive_class = serializers.CharField(required=False, allow_blank=True, max_length=100)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     card = ModelCardInputSerializer(required=False)
 

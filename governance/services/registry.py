@@ -25,7 +25,7 @@ from governance.models import (
 from governance.permissions import Action, require
 from governance.selectors import dataset_frame
 
-MODEL_FIELDS = ("title", "description", "team", "risk_tier", "task")
+MODEL_FIELDS = ("title", "description", "team", "risk_tier", "task", "positive_class")
 COMPAT_MAX_ROWS = 5000
 
 
@@ -33,6 +33,7 @@ def _model_snapshot(model: RegisteredModel) -> dict:
     return {
         "name": model.name, "title": model.title, "description": model.description, "team": model.team,
         "risk_tier": model.risk_tier, "task": model.task, "owner": model.owner.get_username(),
+        "positive_class": model.positive_class,
         "tags": sorted(t.name for t in model.tags.all()),
     }
 
@@ -64,7 +65,7 @@ def _validate_choice(value, choices, field):
 @transaction.atomic
 def model_create(*, actor, name: str, title: str, task: str, risk_tier: str = RiskTier.MEDIUM,
                  description: str = "", team: str = "", owner=None, tags=(), card: dict | None = None,
-                 ) -> RegisteredModel:
+                 positive_class: str = "") -> RegisteredModel:
     require(actor, Action.MODEL_REGISTER)
     name = (name or "").strip().lower()
     try:
@@ -81,7 +82,7 @@ def model_create(*, actor, name: str, title: str, task: str, risk_tier: str = Ri
         raise Conflict(f"A model named '{name}' already exists.", field="name")
     model = RegisteredModel.objects.create(
         name=name, title=title.strip(), task=task, risk_tier=risk_tier, description=description,
-        team=team, owner=owner or actor,
+        team=team, owner=owner or actor, positive_class=(positive_class or "").strip()[:100],
     )
     model.tags.set([Tag.objects.get_or_create(name=t)[0] for t in _clean_tags(tags)])
     sections = {k: v for k, v in (card or {}).items() if k in dict((f, 1) for f, _, _ in MODEL_CARD_FIELDS)}
@@ -425,7 +426,8 @@ def version_compatibility_check(*, version_id: int) -> ModelVersion:
                 if dataset.target_column:
                     y = sample[dataset.target_column]
                     labelled = y.notna()
-                    computed = evaluate(loaded, X[labelled], y[labelled], version.model.task)
+                    computed = evaluate(loaded, X[labelled], y[labelled], version.model.task,
+                                        positive_class=version.model.positive_class)
                     result["metrics"] = computed
                 status = CheckStatus.PASSED
                 result["message"] = f"Predicted {len(X)} rows; features match."

@@ -71,6 +71,7 @@ class Command(BaseCommand):
             model = services.model_create(
                 actor=owner, name=demo.name, title=demo.title, description=demo.description, task=demo.task,
                 risk_tier=demo.risk_tier, team=demo.team, tags=demo.tags, card=demo.card,
+                positive_class=demo.positive_class or "",
             )
             training = services.dataset_create(
                 actor=owner, fileobj=io.BytesIO(demo.training_csv), filename=f"{demo.name}-train.csv",
@@ -88,8 +89,19 @@ class Command(BaseCommand):
                     notes=spec.notes, metrics={},
                 )
             self.stdout.write(f"  {demo.name}: {len(demo.versions)} versions")
+            self.queue_analyses(owner, parent, everything=demo.name == "credit-scoring")
         self.stdout.write(f"Demo models registered in {time.perf_counter() - started:.1f} s; "
                           "compatibility checks are queued for the worker.")
+
+
+    def queue_analyses(self, owner, version, *, everything: bool):
+        """So a newcomer finds finished reports shortly after start: the worker picks these up first."""
+        from explain.analyses import ANALYSES
+        from explain.services import job_enqueue
+
+        kinds = list(ANALYSES) if everything else ["shap_global", "permutation_importance"]
+        for kind in kinds:
+            job_enqueue(actor=owner, version=version, kind=kind, params={"max_rows": 500})
 
 
 DEMO_MODEL_NAMES = ["credit-scoring", "breast-cancer", "wine", "diabetes"]
