@@ -69,3 +69,43 @@ def explainability_evidence(version) -> tuple[str, str, str]:
 
 def robustness_evidence(version) -> tuple[str, str, str]:
     return (CheckOutcome.MISSING, "No robustness gate has been evaluated for this artifact yet.", "")
+
+
+def _importance(version, kind):
+    job = (AnalysisJob.objects.filter(version=version, kind=kind, status=JobStatus.SUCCEEDED)
+           .order_by("-finished_at", "-id").first())
+    if job is None or not job.result:
+        return None, None
+    if kind == "permutation_importance":
+        values = {i["feature"]: i["mean"] for i in job.result.get("importances", [])}
+    else:
+        values = {i["feature"]: i["mean_abs_shap"] for i in job.result.get("importance", [])}
+    return job, values
+
+
+def importance_comparison(a, b) -> dict | None:
+    """Feature importance of two versions side by side, from the same kind of analysis for both."""
+    for kind, label in (("permutation_importance", "Permutation importance (drop in the metric)"),
+                        ("shap_global", "Mean |SHAP|")):
+        job_a, values_a = _importance(a, kind)
+        job_b, values_b = _importance(b, kind)
+        if values_a and values_b:
+            break
+    else:
+        return None
+    features = sorted(set(values_a) | set(values_b), key=lambda f: -max(values_a.get(f, 0), values_b.get(f, 0)))
+    features = features[:25]
+    rows = [{"feature": f, "a": values_a.get(f), "b": values_b.get(f),
+             "delta": (values_b[f] - values_a[f]) if f in values_a and f in values_b else None} for f in features]
+    shown = list(reversed(features))
+    figure = {
+        "data": [
+            {"type": "bar", "orientation": "h", "name": f"v{a.number}", "y": shown,
+             "x": [values_a.get(f) for f in shown], "marker": {"color": "#adb5bd"}},
+            {"type": "bar", "orientation": "h", "name": f"v{b.number}", "y": shown,
+             "x": [values_b.get(f) for f in shown], "marker": {"color": "#0d6efd"}},
+        ],
+        "layout": {"barmode": "group", "height": 140 + 22 * len(shown), "margin": {"l": 140, "r": 20, "t": 10, "b": 40},
+                   "xaxis": {"title": {"text": label}}, "legend": {"orientation": "h"}},
+    }
+    return {"kind": kind, "label": label, "rows": rows, "figure": figure, "job_a": job_a.pk, "job_b": job_b.pk}

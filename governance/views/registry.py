@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from explain.selectors import version_jobs
+from explain.selectors import importance_comparison, version_jobs
 from governance import lineage, selectors, services
 from governance.choices import CheckStatus, VersionStatus
 from governance.errors import DomainError
@@ -230,6 +230,7 @@ class VersionCompareView(ActionRequiredMixin, View):
         return render(request, "governance/version_compare.html", {
             "model": model, "a": a, "b": b, "versions": versions,
             "comparison": selectors.compare_versions(a, b),
+            "importance": importance_comparison(a, b),
         })
 
 

@@ -135,3 +135,27 @@ def test_jobs_api_lists_creates_cancels(iris_version, api_as):
     assert bad.status_code == 404
     bad = client.post("/api/v1/jobs/", {"model": "iris", "version": 1, "kind": "nope"}, format="json")
     assert bad.status_code == 400 and "Unknown analysis kind" in str(bad.json())
+
+
+def test_compare_page_shows_feature_importance_of_both_versions(iris_version, client):
+    import io
+
+    from django.urls import reverse
+
+    from governance import services as registry
+    from tests.ml import iris_pickle
+
+    second = registry.model_version_create(actor=iris_version.author, model=iris_version.model,
+                                           fileobj=io.BytesIO(iris_pickle()), filename="iris.pkl",
+                                           evaluation_dataset=iris_version.evaluation_dataset, parent=iris_version)
+    client.force_login(iris_version.author)
+    url = reverse("version-compare", args=["iris"]) + "?a=1&b=2"
+    assert client.get(url).context["importance"] is None
+    for version in (iris_version, second):
+        run(services.job_enqueue(actor=iris_version.author, version=version, kind="permutation_importance",
+                                 params={"n_repeats": 2}))
+    importance = client.get(url).context["importance"]
+    assert importance["kind"] == "permutation_importance"
+    assert {row["feature"] for row in importance["rows"]} == {"sepal_length", "sepal_width", "petal_length",
+                                                              "petal_width"}
+    assert all(row["a"] == pytest.approx(row["b"]) for row in importance["rows"])  # same model, same seed
