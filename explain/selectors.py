@@ -90,6 +90,7 @@ def importance_comparison(a, b) -> dict | None:
         job_a, values_a = _importance(a, kind)
         job_b, values_b = _importance(b, kind)
         if values_a and values_b:
+            chosen = label
             break
     else:
         return None
@@ -106,6 +107,6 @@ def importance_comparison(a, b) -> dict | None:
              "x": [values_b.get(f) for f in shown], "marker": {"color": "#0d6efd"}},
         ],
         "layout": {"barmode": "group", "height": 140 + 22 * len(shown), "margin": {"l": 140, "r": 20, "t": 10, "b": 40},
-                   "xaxis": {"title": {"text": label}}, "legend": {"orientation": "h"}},
+                   "xaxis": {"title": {"text": chosen}}, "legend": {"orientation": "h"}},
     }
-    return {"kind": kind, "label": label, "rows": rows, "figure": figure, "job_a": job_a.pk, "job_b": job_b.pk}
+    return {"kind": kind, "label": chosen, "rows": rows, "figure": figure, "job_a": job_a.pk, "job_b": job_b.pk}
