@@ -227,7 +227,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "governance.verify_audit_chain", "schedule": 6 * 3600.0},
     "reap-stale-jobs": {"task": "explain.reap_stale_jobs", "schedule": 60.0},
+    "overdue-action-items": {"task": "incidents.notify_overdue_action_items", "schedule": 24 * 3600.0},
 }
+
+# --- Incidents --------------------------------------------------------------------------------
+BULWARK_ORGANISATION = os.environ.get("BULWARK_ORGANISATION", "the organisation running Bulwark")
+EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_MB", 20) * 1024 * 1024
+EVIDENCE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".pdf", ".txt", ".log", ".csv", ".json", ".md"}
 
 # --- Analysis jobs ------------------------------------------------------------------------------
 JOB_SOFT_TIME_LIMIT = env_int("JOB_SOFT_TIME_LIMIT", 30 * 60)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include((api_v1, "api"))),
     path("", include("explain.urls")),
+    path("", include("incidents.urls")),
     path("", include("governance.urls")),
 ]
 

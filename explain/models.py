@@ -31,6 +31,8 @@ class AnalysisJob(models.Model):
     error_traceback = models.TextField(blank=True)
     result = models.JSONField(null=True, blank=True)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    incident = models.ForeignKey("incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="jobs")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -59,7 +59,8 @@ def _validate(kind: str, params: dict, dataset, version) -> dict:
     return {**cleaned, "max_rows": max_rows, "random_state": seed}
 
 
-def job_enqueue(*, actor, version, kind: str, params: dict | None = None, dataset=None, rerun_of=None) -> AnalysisJob:
+def job_enqueue(*, actor, version, kind: str, params: dict | None = None, dataset=None, rerun_of=None,
+                incident=None) -> AnalysisJob:
     """Validate, create the row and send it to the queue of its weight once the transaction commits."""
     require(actor, Action.JOB_RUN)
     dataset = dataset or version.evaluation_dataset
@@ -70,6 +71,7 @@ def job_enqueue(*, actor, version, kind: str, params: dict | None = None, datase
         job = AnalysisJob.objects.create(
             kind=kind, version=version, dataset=dataset, params=cleaned, queue=queue_for(kind), created_by=actor,
             artifact_sha256=version.artifact.sha256, dataset_sha256=dataset.file.sha256, rerun_of=rerun_of,
+            incident=incident,
         )
         audit.record(actor=actor, action="job.enqueue", obj=job,
                      after={"kind": kind, "version": str(version), "dataset": dataset.pk, "params": cleaned})
@@ -111,7 +113,7 @@ def job_cancel(*, actor, job: AnalysisJob) -> AnalysisJob:
 def job_rerun(*, actor, job: AnalysisJob) -> AnalysisJob:
     params = {k: v for k, v in job.params.items()}
     return job_enqueue(actor=actor, version=job.version, kind=job.kind, params=params, dataset=job.dataset,
-                       rerun_of=job)
+                       rerun_of=job, incident=job.incident)
 
 
 def _log(job_id: int, message: str, level: str = "info") -> None:
@@ -228,6 +230,10 @@ def _finish(job_id: int, status: str, *, result=None, message: str = "", tb: str
         audit.record(actor=None, action=f"job.{status}", obj=job,
                      after={"status": status, **({"error": message[:500]} if message else {})})
         _log(job_id, message or "Finished.", "error" if status == JobStatus.FAILED else "info")
+        if job.incident_id:
+            from incidents.services import job_finished
+
+            job_finished(job)
     if status == JobStatus.SUCCEEDED and job.kind in settings.RELEASE_EVIDENCE_KINDS:
         from governance.services import version_refresh_review
 

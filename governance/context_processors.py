@@ -6,7 +6,9 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {}
     may = {action.name.lower(): can(user, action) for action in Action}
-    context = {"may": may}
+    from incidents.models import Notification
+
+    context = {"may": may, "unread_notifications": Notification.objects.filter(user=user, read_at__isnull=True).count()}
     if may["review_decide"]:
         from .selectors import review_queue_count
 

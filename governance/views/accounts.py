@@ -38,7 +38,10 @@ class DashboardView(ActionRequiredMixin, TemplateView):
     template_name = "governance/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(counts=selectors.dashboard_counts(), **kwargs)
+        from incidents.selectors import overdue_action_items
+
+        return super().get_context_data(counts=selectors.dashboard_counts(),
+                                        overdue_items=overdue_action_items()[:10], **kwargs)
 
 
 class AuditLogView(ActionRequiredMixin, View):

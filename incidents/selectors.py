@@ -1,0 +1,100 @@
+"""Reads about incidents: lists with their joins, the detail, metrics."""
+
+import statistics
+from datetime import timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from .choices import OPEN_INCIDENT_STATUSES, ActionItemStatus, Category, Severity
+from .models import ActionItem, Incident, Notification
+
+
+def _overdue_items():
+    return ActionItem.objects.filter(review__incident=OuterRef("pk"), status=ActionItemStatus.OPEN,
+                                     due_date__lt=timezone.localdate())
+
+
+def incident_list():
+    return (Incident.objects.select_related("commander", "reported_by")
+            .prefetch_related("affected_models")
+            .annotate(has_overdue_items=Exists(_overdue_items()),
+                      tasks_total=Count("tasks", distinct=True),
+                      tasks_done=Count("tasks", filter=Q(tasks__done_at__isnull=False), distinct=True)))
+
+
+def incident_detail(pk: int) -> Incident:
+    return (Incident.objects.select_related("commander", "scribe", "liaison", "reported_by")
+            .prefetch_related("affected_models", "affected_versions__model", "experts").get(pk=pk))
+
+
+def timeline(incident, kind: str | None = None):
+    qs = incident.timeline.select_related("author", "evidence", "job").order_by("at", "id")
+    return qs.filter(kind=kind) if kind else qs
+
+
+def overdue_action_items():
+    return (ActionItem.objects.filter(status=ActionItemStatus.OPEN, due_date__lt=timezone.localdate())
+            .select_related("owner", "review__incident").order_by("due_date"))
+
+
+def unread_notifications(user):
+    return Notification.objects.filter(user=user, read_at__isnull=True).select_related("incident")
+
+
+def _hours(start, end):
+    return (end - start).total_seconds() / 3600 if start and end else None
+
+
+def _stats(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return {"n": 0, "median": None, "p90": None}
+    p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+    return {"n": len(values), "median": round(statistics.median(values), 2), "p90": round(p90, 2)}
+
+
+def metrics(days: int = 90, now=None) -> dict:
+    """Time to triage / contain / recover (hours from detection; median and p90) and counts, over a window."""
+    now = now or timezone.now()
+    window = Incident.objects.filter(detected_at__gte=now - timedelta(days=days)).prefetch_related("affected_models")
+    incidents = list(window)
+    open_now = Incident.objects.filter(status__in=OPEN_INCIDENT_STATUSES)
+    by_model = {}
+    for incident in incidents:
+        for model in incident.affected_models.all():
+            by_model[model.name] = by_model.get(model.name, 0) + 1
+    items = ActionItem.objects.all()
+    return {
+        "days": days,
+        "count": len(incidents),
+        "time_to_triage": _stats(_hours(i.detected_at, i.triaged_at) for i in incidents),
+        "time_to_contain": _stats(_hours(i.detected_at, i.contained_at) for i in incidents),
+        "time_to_recover": _stats(_hours(i.detected_at, i.recovered_at) for i in incidents),
+        "open_by_severity": {s.label: open_now.filter(severity=s).count() for s in Severity},
+        "open_by_category": {c.label: n for c in Category if (n := open_now.filter(category=c).count())},
+        "by_model": dict(sorted(by_model.items(), key=lambda kv: -kv[1])),
+        "action_items": {"open": items.filter(status=ActionItemStatus.OPEN).count(),
+                         "overdue": items.filter(status=ActionItemStatus.OPEN,
+                                                 due_date__lt=timezone.localdate()).count()},
+    }
+
+
+def metric_charts(data: dict) -> list[dict]:
+    def bar(title, mapping, colour="#0d6efd"):
+        return {"title": title, "figure": {
+            "data": [{"type": "bar", "x": list(mapping.keys()), "y": list(mapping.values()),
+                      "marker": {"color": colour}}],
+            "layout": {"height": 260, "margin": {"l": 40, "r": 10, "t": 10, "b": 80}}}}
+
+    times = {name: data[key] for name, key in (("triage", "time_to_triage"), ("contain", "time_to_contain"),
+                                               ("recover", "time_to_recover"))}
+    return [
+        bar("Open incidents by severity", data["open_by_severity"], "#dc3545"),
+        bar("Open incidents by category", data["open_by_category"] or {"none": 0}),
+        {"title": f"Hours from detection (last {data['days']} days)", "figure": {
+            "data": [{"type": "bar", "name": "median", "x": list(times), "y": [t["median"] for t in times.values()]},
+                     {"type": "bar", "name": "p90", "x": list(times), "y": [t["p90"] for t in times.values()]}],
+            "layout": {"height": 260, "barmode": "group", "margin": {"l": 40, "r": 10, "t": 10, "b": 40}}}},
+        bar("Incidents per model", data["by_model"] or {"none": 0}, "#6f42c1"),
+    ]

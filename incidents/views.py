@@ -1,0 +1,258 @@
+from django.contrib import messages
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views import View
+
+from explain.analyses import ANALYSES
+from governance.errors import DomainError
+from governance.models import ModelVersion
+from governance.permissions import Action, ActionRequiredMixin, can
+from governance.views import form_error, paginate
+
+from . import report, selectors, services
+from .choices import INCIDENT_TRANSITIONS, NIST_PHASES, SEVERITY_DEFINITIONS, IncidentStatus, TimelineKind
+from .filtersets import IncidentFilterSet
+from .forms import ContainmentForm, IncidentEditForm, IncidentForm, NoteForm, ReviewForm
+from .models import REVIEW_FIELDS, Incident, Notification, PlaybookTask, PostIncidentReview
+
+
+def _incident(pk):
+    try:
+        return selectors.incident_detail(pk)
+    except Incident.DoesNotExist:
+        raise Http404(f"No incident #{pk}.")
+
+
+class IncidentListView(ActionRequiredMixin, View):
+    def get(self, request):
+        params = request.GET.copy()
+        if not params:
+            params["open"] = "true"
+        filterset = IncidentFilterSet(params, queryset=selectors.incident_list())
+        incidents = filterset.qs if filterset.is_valid() else selectors.incident_list()
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(request, "incidents/incident_list.html", {
+            "filter": filterset, "page_obj": paginate(request, incidents.order_by("-detected_at", "-id")),
+            "query": query.urlencode(), "overdue": selectors.overdue_action_items()[:10],
+        })
+
+
+class IncidentCreateView(ActionRequiredMixin, View):
+    required_action = Action.INCIDENT_OPEN
+
+    def get(self, request, form=None, status=200):
+        initial = {}
+        if request.GET.get("model"):
+            initial["affected_models"] = request.GET.getlist("model")
+        return render(request, "incidents/incident_form.html", {
+            "form": form or IncidentForm(initial=initial), "definitions": SEVERITY_DEFINITIONS}, status=status)
+
+    def post(self, request):
+        form = IncidentForm(request.POST)
+        if form.is_valid():
+            try:
+                incident = services.incident_open(actor=request.user, **form.values())
+            except DomainError as exc:
+                form_error(form, exc)
+            else:
+                messages.success(request, f"Incident #{incident.pk} opened; its playbook is on the page.")
+                return redirect("incident-detail", pk=incident.pk)
+        return self.get(request, form=form, status=400)
+
+
+class IncidentEditView(ActionRequiredMixin, View):
+    required_action = Action.INCIDENT_MANAGE
+
+    def get(self, request, pk, form=None, status=200):
+        incident = _incident(pk)
+        if form is None:
+            form = IncidentEditForm(initial={
+                **{f: getattr(incident, f) for f in ("title", "severity", "category", "description",
+                                                     "detection_source", "harm_level", "harm_domain",
+                                                     "technical_failure", "affected_parties",
+                                                     "external_references")},
+                "detected_at": timezone.localtime(incident.detected_at).strftime("%Y-%m-%dT%H:%M"),
+                "affected_models": list(incident.affected_models.all()),
+                "affected_versions": list(incident.affected_versions.all()),
+                "commander": incident.commander, "scribe": incident.scribe, "liaison": incident.liaison,
+                "experts": list(incident.experts.all()),
+            })
+        return render(request, "incidents/incident_form.html", {"form": form, "incident": incident,
+                                                                "definitions": SEVERITY_DEFINITIONS}, status=status)
+
+    def post(self, request, pk):
+        incident = _incident(pk)
+        form = IncidentEditForm(request.POST)
+        if form.is_valid():
+            try:
+                services.incident_update(actor=request.user, incident=incident, **form.values())
+            except DomainError as exc:
+                form_error(form, exc)
+            else:
+                messages.success(request, "Incident updated.")
+                return redirect("incident-detail", pk=pk)
+        return self.get(request, pk, form=form, status=400)
+
+
+class IncidentDetailView(ActionRequiredMixin, View):
+    def get(self, request, pk):
+        incident = _incident(pk)
+        kind = request.GET.get("kind") or None
+        review = PostIncidentReview.objects.filter(incident=incident).prefetch_related("action_items__owner").first()
+        tasks = list(incident.tasks.select_related("done_by"))
+        phase, csf = NIST_PHASES[incident.status]
+        review_form = ReviewForm(initial={
+            **({f: getattr(review, f) for f in REVIEW_FIELDS} if review else
+               {"timeline_summary": services.timeline_summary(incident)}),
+            "action_items": "\n".join(
+                f"{i.description} | {i.owner.get_username() if i.owner else ''} | {i.due_date or ''} | {i.status}"
+                for i in review.action_items.all()) if review else "",
+        })
+        return render(request, "incidents/incident_detail.html", {
+            "incident": incident, "timeline": selectors.timeline(incident, kind), "kind": kind,
+            "kinds": TimelineKind.choices, "tasks": tasks, "tasks_done": sum(1 for t in tasks if t.done_at),
+            "phase": phase, "csf": csf, "phases": [(s, NIST_PHASES[s]) for s in IncidentStatus],
+            "next_states": [IncidentStatus(s) for s in INCIDENT_TRANSITIONS[incident.status]],
+            "review": review, "review_form": review_form, "review_required": services.review_required(incident),
+            "note_form": NoteForm(), "containment_form": ContainmentForm(incident=incident),
+            "actions": incident.actions.select_related("version__model", "actor"),
+            "may_manage": can(request.user, Action.INCIDENT_MANAGE),
+            "may_note": can(request.user, Action.INCIDENT_OPEN), "may_run": can(request.user, Action.JOB_RUN),
+            "kinds_to_run": [(k, m.TITLE) for k, m in ANALYSES.items()],
+            "versions": incident.affected_versions.all() or ModelVersion.objects.filter(
+                model__in=incident.affected_models.all()).select_related("model"),
+            "now": timezone.now(),
+        })
+
+
+class _IncidentAction(ActionRequiredMixin, View):
+    required_action = Action.INCIDENT_MANAGE
+    anchor = ""
+
+    def post(self, request, pk):
+        incident = _incident(pk)
+        try:
+            message = self.perform(request, incident)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if message:
+                messages.success(request, message)
+        response = redirect("incident-detail", pk=pk)
+        response["Location"] += self.anchor
+        return response
+
+
+class IncidentTransitionView(_IncidentAction):
+    def perform(self, request, incident):
+        incident = services.incident_transition(actor=request.user, incident=incident, to=request.POST.get("to", ""),
+                                                reason=request.POST.get("reason", ""))
+        return f"Incident #{incident.pk} is now {incident.get_status_display().lower()}."
+
+
+class IncidentNoteView(_IncidentAction):
+    required_action = Action.INCIDENT_OPEN
+    anchor = "#timeline"
+
+    def perform(self, request, incident):
+        form = NoteForm(request.POST, request.FILES)
+        if not form.is_valid():
+            raise DomainError("; ".join(" ".join(e) for e in form.errors.values()))
+        services.timeline_add(actor=request.user, incident=incident, body=form.cleaned_data["body"],
+                              link_url=form.cleaned_data["link_url"], evidence_file=form.cleaned_data["evidence"])
+        return "Added to the timeline."
+
+
+class IncidentTaskView(_IncidentAction):
+    anchor = "#playbook"
+
+    def perform(self, request, incident):
+        task = get_object_or_404(PlaybookTask, pk=request.POST.get("task"), incident=incident)
+        services.task_set_done(actor=request.user, task=task, done=request.POST.get("done") == "1")
+        return ""
+
+
+class IncidentContainView(_IncidentAction):
+    anchor = "#containment"
+
+    def perform(self, request, incident):
+        form = ContainmentForm(request.POST, incident=incident)
+        if not form.is_valid():
+            raise DomainError("; ".join(" ".join(e) for e in form.errors.values()))
+        action = services.containment_action(actor=request.user, incident=incident, **form.cleaned_data)
+        return f"Done: {action.get_kind_display().lower()} — {action.version}."
+
+
+class IncidentJobView(_IncidentAction):
+    required_action = Action.JOB_RUN
+
+    def perform(self, request, incident):
+        version = get_object_or_404(ModelVersion, pk=request.POST.get("version"))
+        job = services.incident_start_job(actor=request.user, incident=incident, version=version,
+                                          kind=request.POST.get("kind", ""))
+        return f"Job #{job.pk} queued; its result will appear on the timeline."
+
+
+class IncidentReviewView(_IncidentAction):
+    anchor = "#review"
+
+    def perform(self, request, incident):
+        if request.POST.get("sign"):
+            services.review_sign(actor=request.user, incident=incident)
+            return "Review signed off."
+        form = ReviewForm(request.POST)
+        form.is_valid()
+        fields = {f: form.cleaned_data.get(f, "") for f in REVIEW_FIELDS}
+        services.review_save(actor=request.user, incident=incident, action_items=form.items(), **fields)
+        return "Review saved."
+
+
+class IncidentExportView(ActionRequiredMixin, View):
+    def get(self, request, pk):
+        incident = _incident(pk)
+        what = request.GET.get("what", "report")
+        fmt = request.GET.get("format", "html")
+        if what == "review":
+            text = report.review_markdown(incident)
+            if fmt == "md":
+                response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+                response["Content-Disposition"] = f'attachment; filename="incident-{pk}-review.md"'
+                return response
+            html = render_to_string("incidents/review_export.html", {"incident": incident, "markdown": text})
+            response = HttpResponse(html)
+            response["Content-Disposition"] = f'attachment; filename="incident-{pk}-review.html"'
+            return response
+        data = report.build(incident)
+        if fmt == "json":
+            response = JsonResponse(data, json_dumps_params={"indent": 1})
+            response["Content-Disposition"] = f'attachment; filename="incident-{pk}-report.json"'
+            return response
+        response = HttpResponse(render_to_string("incidents/report_export.html", {"report": data}))
+        response["Content-Disposition"] = f'attachment; filename="incident-{pk}-report.html"'
+        return response
+
+
+class MetricsView(ActionRequiredMixin, View):
+    def get(self, request):
+        try:
+            days = max(1, min(3650, int(request.GET.get("days", 90))))
+        except ValueError:
+            days = 90
+        data = selectors.metrics(days)
+        return render(request, "incidents/metrics.html", {"metrics": data, "charts": selectors.metric_charts(data),
+                                                          "overdue": selectors.overdue_action_items()[:20]})
+
+
+class NotificationsView(ActionRequiredMixin, View):
+    required_action = Action.TOKEN_MANAGE_OWN
+
+    def get(self, request):
+        return render(request, "incidents/notifications.html", {
+            "page_obj": paginate(request, Notification.objects.filter(user=request.user).select_related("incident"))})
+
+    def post(self, request):
+        Notification.objects.filter(user=request.user, read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("notifications")
