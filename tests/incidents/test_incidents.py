@@ -189,7 +189,7 @@ def test_overdue_action_items_are_highlighted(incident, cast, client):
 
 
 def test_incident_api_flow(cast, api_as, released_version):
-    version = released_version()
+    released_version()
     author, manager = api_as(cast["author"]), api_as(cast["incident_manager"])
     response = author.post("/api/v1/incidents/", {"title": "Stolen model?", "severity": "sev2",
                                                   "category": "extraction", "affected_versions": ["iris:1"]},
