@@ -127,7 +127,7 @@ class PlaybookTask(models.Model):
     done_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        ordering = ["phase", "order", "id"]
+        ordering = ["order", "id"]  # the playbook's own order: identify, contain, eradicate, recover
 
     def __str__(self):
         return self.text

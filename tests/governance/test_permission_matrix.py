@@ -14,6 +14,9 @@ EVERY_ROLE = {"viewer", "contributor", "reviewer", "incident_manager", "admin"}
 ANY_USER = EVERY_ROLE | {None}
 ADMIN_ONLY = {"admin"}
 REGISTER = {"contributor", "admin"}
+RUN_JOBS = {"contributor", "reviewer", "incident_manager", "admin"}
+OPEN_INCIDENT = {"contributor", "incident_manager", "admin"}
+MANAGE_INCIDENT = {"incident_manager", "admin"}
 REVIEW = {"reviewer", "admin"}
 CONTAIN = {"reviewer", "incident_manager", "admin"}
 
@@ -62,6 +65,31 @@ ENDPOINTS = [
     ("upload dataset api", "api", "post", lambda ctx: "/api/v1/datasets/", {}, REGISTER),
     ("attestation key api", "api", "get", lambda ctx: "/api/v1/keys/attestation.pub", None, ANY_USER),
     ("audit api", "api", "get", lambda ctx: "/api/v1/audit/", None, EVERY_ROLE),
+    ("jobs page", "ui", "get", lambda ctx: reverse("job-list"), None, EVERY_ROLE),
+    ("report page", "ui", "get", lambda ctx: reverse("version-report", args=["m", 1]), None, EVERY_ROLE),
+    ("queue a job", "ui", "post", lambda ctx: reverse("job-create", args=["m", 1]), {}, RUN_JOBS),
+    ("jobs api", "api", "get", lambda ctx: "/api/v1/jobs/", None, EVERY_ROLE),
+    ("queue job api", "api", "post", lambda ctx: "/api/v1/jobs/", {}, RUN_JOBS),
+    ("incidents page", "ui", "get", lambda ctx: reverse("incident-list"), None, EVERY_ROLE),
+    ("incident page", "ui", "get", lambda ctx: reverse("incident-detail", args=[ctx["incident"]]), None,
+     EVERY_ROLE),
+    ("open incident page", "ui", "get", lambda ctx: reverse("incident-create"), None, OPEN_INCIDENT),
+    ("add incident note", "ui", "post", lambda ctx: reverse("incident-note", args=[ctx["incident"]]), {},
+     OPEN_INCIDENT),
+    ("move incident", "ui", "post", lambda ctx: reverse("incident-transition", args=[ctx["incident"]]), {},
+     MANAGE_INCIDENT),
+    ("contain", "ui", "post", lambda ctx: reverse("incident-contain", args=[ctx["incident"]]), {},
+     MANAGE_INCIDENT),
+    ("incident metrics", "ui", "get", lambda ctx: reverse("incident-metrics"), None, EVERY_ROLE),
+    ("incidents api", "api", "get", lambda ctx: "/api/v1/incidents/", None, EVERY_ROLE),
+    ("open incident api", "api", "post", lambda ctx: "/api/v1/incidents/", {}, OPEN_INCIDENT),
+    ("patch incident api", "api", "patch", lambda ctx: f"/api/v1/incidents/{ctx['incident']}/", {},
+     MANAGE_INCIDENT),
+    ("containment api", "api", "post", lambda ctx: f"/api/v1/incidents/{ctx['incident']}/actions/", {},
+     MANAGE_INCIDENT),
+    ("timeline api", "api", "post", lambda ctx: f"/api/v1/incidents/{ctx['incident']}/timeline/", {},
+     OPEN_INCIDENT),
+    ("notifications", "ui", "get", lambda ctx: reverse("notifications"), None, ANY_USER),
     ("audit event api", "api", "get", lambda ctx: f"/api/v1/audit/{ctx['seq']}/", None, EVERY_ROLE),
     ("audit api is read-only", "api", "post", lambda ctx: "/api/v1/audit/", {}, set()),
     ("own tokens api", "api", "get", lambda ctx: "/api/v1/auth/tokens/", None, ANY_USER),
@@ -84,7 +112,10 @@ def ctx(db):
     model = RegisteredModel.objects.create(name="m", title="M", task="classification", owner=other)
     stored = StoredFile.objects.create(path="x", key_id="k1", sha256="0" * 64, size=1, original_name="m.skops")
     ModelVersion.objects.create(model=model, number=1, flavour="sklearn", artifact=stored, created_by=other)
-    return {"other": other, "seq": event.seq}
+    from incidents.models import Incident
+
+    incident = Incident.objects.create(title="i", severity="sev3", reported_by=other)
+    return {"other": other, "seq": event.seq, "incident": incident.pk}
 
 
 def call(client, method, url, data, kind):

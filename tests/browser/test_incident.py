@@ -1,0 +1,61 @@
+"""On-call staff open an incident, triage it and contain it by revoking the released version."""
+
+import io
+
+import pytest
+
+from governance import services
+from tests.browser.test_shell import login
+from tests.conftest import make_user
+from tests.ml import iris_csv, iris_skops
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.fixture
+def released(settings, tmp_path):
+    storages = dict(settings.STORAGES)
+    storages["artifacts"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                             "OPTIONS": {"location": str(tmp_path / "artifacts")}}
+    settings.STORAGES = storages
+    settings.ATTESTATION_KEY_FILE = tmp_path / "attestation.pem"
+    author, reviewer = make_user("ada", ["contributor"]), make_user("rita", ["reviewer"])
+    model = services.model_create(actor=author, name="iris", title="Iris", task="classification", risk_tier="low")
+    dataset = services.dataset_create(actor=author, fileobj=io.BytesIO(iris_csv()), filename="i.csv",
+                                      target_column="target")
+    version = services.model_version_create(actor=author, model=model, fileobj=io.BytesIO(iris_skops()),
+                                            filename="iris.skops", evaluation_dataset=dataset)
+    version = services.version_compatibility_check(version_id=version.pk)
+    services.version_submit(actor=author, version=version)
+    services.review_create(actor=reviewer, version=version, decision="approve")
+    return services.version_release(actor=reviewer, version=version)
+
+
+def test_open_triage_and_contain_an_incident(page, live_server, artifacts, released):
+    make_user("ines", ["incident_manager"])
+    login(page, live_server, "ines")
+    page.click("nav >> text=Incidents")
+    page.click("text=Open an incident")
+    page.fill("#id_title", "Adversarial inputs against iris")
+    page.check("input[name=severity][value=sev2]")
+    page.select_option("#id_category", "evasion")
+    page.select_option("#id_affected_models", label="iris")
+    page.click("button:has-text('Open incident')")
+    page.wait_for_selector("[data-testid=playbook]")
+    assert "adversarial" in page.inner_text("[data-testid=playbook]").lower()
+    page.click("button:has-text('→ Triaged')")
+    page.wait_for_selector("[data-testid=timeline] >> text=Moved to triaged")
+    page.select_option("#containment select[name=kind]", "revoke")
+    page.select_option("#containment select[name=version]", index=1)
+    page.fill("#containment input[name=reason]", "Evasion in production")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#containment button:has-text('Carry out')")
+    page.wait_for_selector("[data-testid=timeline] >> text=Revoked iris v1")
+    page.screenshot(path=str(artifacts / "incident.png"), full_page=True)
+    released.refresh_from_db()
+    assert released.status == "revoked"
+    page.click("nav >> text=Incidents")
+    page.click("text=Metrics")
+    page.wait_for_selector(".plotly-chart .main-svg")
+    page.screenshot(path=str(artifacts / "incident-metrics.png"), full_page=True)
+    assert page.console_errors == [], page.console_errors
