@@ -277,6 +277,15 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["governance.permissions.ApiPermission"],
+    "ENUM_NAME_OVERRIDES": {
+        "VersionStatusEnum": "governance.choices.VersionStatus",
+        "CheckStatusEnum": "governance.choices.CheckStatus",
+        "JobStatusEnum": "explain.choices.JobStatus",
+        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
+        "ActionItemStatusEnum": "incidents.choices.ActionItemStatus",
+        "SeverityEnum": "incidents.choices.Severity",
+        "RiskTierEnum": "governance.choices.RiskTier",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",  # served locally by drf-spectacular-sidecar, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -134,7 +134,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
 
-class ReviewSerializer(serializers.ModelSerializer):
+class PostIncidentReviewSerializer(serializers.ModelSerializer):
     action_items = ActionItemSerializer(many=True, required=False)
     signed_off_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -217,29 +217,29 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         entry = incident.timeline.order_by("-at", "-id").first()
         return Response(TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(methods=["GET"], responses={200: ReviewSerializer, 404: ERRORS[404]})
-    @extend_schema(methods=["PUT"], request=ReviewSerializer, responses={200: ReviewSerializer, **ERRORS})
+    @extend_schema(methods=["GET"], responses={200: PostIncidentReviewSerializer, 404: ERRORS[404]})
+    @extend_schema(methods=["PUT"], request=PostIncidentReviewSerializer, responses={200: PostIncidentReviewSerializer, **ERRORS})
     @action(detail=True, methods=["get", "put"])
     def review(self, request, pk=None):
         """The post-incident review with its action items (PUT replaces them)."""
         incident = self.get_object()
         if request.method == "GET":
             review = get_object_or_404(PostIncidentReview, incident=incident)
-            return Response(ReviewSerializer(review).data)
-        data = ReviewSerializer(data=request.data)
+            return Response(PostIncidentReviewSerializer(review).data)
+        data = PostIncidentReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         items = [{**i, "owner": i["owner"].username if i.get("owner") else None}
                  for i in values.pop("action_items", [])]
         review = services.review_save(actor=request.user, incident=incident, action_items=items, **values)
-        return Response(ReviewSerializer(review).data)
+        return Response(PostIncidentReviewSerializer(review).data)
 
-    @extend_schema(request=None, responses={200: ReviewSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: PostIncidentReviewSerializer, **ERRORS})
     @action(detail=True, methods=["post"], url_path="review/sign")
     def sign(self, request, pk=None):
         """Sign off the post-incident review (incident managers)."""
         review = services.review_sign(actor=request.user, incident=self.get_object())
-        return Response(ReviewSerializer(review).data)
+        return Response(PostIncidentReviewSerializer(review).data)
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])

@@ -116,3 +116,13 @@ def test_development_generates_a_private_secret_key_once(tmp_path):
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert run_manage("check", env_overrides=env).returncode == 0
     assert key_file.read_text() == first
+
+
+def test_openapi_schema_validates_without_warnings(tmp_path):
+    result = run_manage("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"),
+                        env_overrides={"BULWARK_ENV": "test", "BULWARK_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    schema = (tmp_path / "schema.yml").read_text()
+    for path in ("/api/v1/models/{name}/versions/{number}/release/", "/api/v1/jobs/{id}/cancel/",
+                 "/api/v1/incidents/{id}/review/", "/api/v1/audit/"):
+        assert path in schema, path
