@@ -123,6 +123,6 @@ def test_openapi_schema_validates_without_warnings(tmp_path):
                         env_overrides={"BULWARK_ENV": "test", "BULWARK_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
     schema = (tmp_path / "schema.yml").read_text()
-    for path in ("/api/v1/models/{name}/versions/{number}/release/", "/api/v1/jobs/{id}/cancel/",
+    for path in ("/api/v1/models/{model_name}/versions/{number}/release/", "/api/v1/jobs/{id}/cancel/",
                  "/api/v1/incidents/{id}/review/", "/api/v1/audit/"):
         assert path in schema, path
