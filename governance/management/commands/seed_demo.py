@@ -90,8 +90,24 @@ class Command(BaseCommand):
                 )
             self.stdout.write(f"  {demo.name}: {len(demo.versions)} versions")
             self.queue_analyses(owner, parent, everything=demo.name == "credit-scoring")
+        self.seed_incident(owner)
         self.stdout.write(f"Demo models registered in {time.perf_counter() - started:.1f} s; "
-                          "compatibility checks are queued for the worker.")
+                          "compatibility checks and analyses are queued for the worker.")
+
+    def seed_incident(self, owner):
+        from incidents.services import incident_open, incident_transition
+
+        manager = User.objects.get(username="incident")
+        model = RegisteredModel.objects.get(name="credit-scoring")
+        incident = incident_open(
+            actor=owner, title="Approval rate for applicants with missing income jumped", severity="sev3",
+            category="drift", affected_models=[model], affected_versions=list(model.versions.all()[:1]),
+            commander=manager, description="Monitoring shows applicants without a declared income are approved "
+                                           "twice as often as last month. Check the imputation of Income.",
+            detection_source="monitoring", harm_level="issue", harm_domain="financial",
+            technical_failure="distribution_shift", affected_parties="Loan applicants without declared income.",
+        )
+        incident_transition(actor=manager, incident=incident, to="triaged")
 
 
     def queue_analyses(self, owner, version, *, everything: bool):
