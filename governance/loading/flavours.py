@@ -1,0 +1,366 @@
+"""Per-flavour sniffing, scanning and loading: the three public entry points live here.
+
+Only three exception types ever leave `detect_flavour`/`scan_artifact`/`load_model`:
+UnsafeArtifact, CorruptArtifact and UnsupportedFlavour. Parser errors of the libraries become
+CorruptArtifact carrying the library's own reason.
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+import zipfile
+
+from django.conf import settings
+
+from . import adapters, boosters, integrity, restricted
+from .compression import detect_compression, inflate, max_inflated_bytes
+from .pickle_scan import scan_pickle_bytes
+from .report import CorruptArtifact, ScanReport, UnsafeArtifact, UnsupportedFlavour, finding
+
+FLAVOUR_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "sklearn": (".skops",),
+    "onnx": (".onnx",),
+    "xgboost": (".json", ".ubj"),
+    "lightgbm": (".txt", ".lgb"),
+    "pickle": (".pkl", ".pickle"),
+    "joblib": (".joblib",),
+}
+STANDARD_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+_PROTOCOL0_STARTS = frozenset(b"(cI]})LFSVNXUTJKMG")
+
+
+# --- detection ---------------------------------------------------------------------------------
+def _extension_flavour(filename: str) -> str | None:
+    lowered = (filename or "").lower()
+    return next((f for f, exts in FLAVOUR_EXTENSIONS.items() if lowered.endswith(exts)), None)
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    if len(head) >= 2 and head[0] == 0x80:
+        return head[1] <= 5
+    if not head or head[0] not in _PROTOCOL0_STARTS:
+        return False
+    parsed = 0
+    try:
+        for opcode, _arg, _pos in pickletools.genops(head):
+            parsed += 1
+            if opcode.name == "STOP" or parsed >= 3:
+                break
+    except Exception:  # noqa: BLE001 - sniffing only: running off the end of `head` is expected
+        return parsed >= 2
+    return parsed >= 2
+
+
+def _looks_like_onnx(head: bytes) -> bool:
+    # ModelProto starts with ir_version (field 1, varint): 0x08, a small version, then a
+    # length-delimited field (producer_name, graph...) or opset_import.
+    following = (0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72)  # fields 2-8 and 14 of ModelProto
+    return len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] <= 30 and head[2] in following
+
+
+def detect_flavour(filename: str, head: bytes) -> str | None:
+    """Guess the flavour from the magic bytes of `head` (the first few KiB), using the extension to
+    tell pickle from joblib. None when the bytes don't match a known format."""
+    by_extension = _extension_flavour(filename)
+    head = bytes(head or b"")
+    stripped = head.lstrip()
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "sklearn"
+    if head.startswith((b"tree\n", b"tree\r\n", b"version=v")):
+        return "lightgbm"
+    if stripped.startswith(b"{") and b"learner" in head:
+        return "xgboost"
+    if _looks_like_pickle(head):
+        return "joblib" if by_extension == "joblib" or b"joblib.numpy_pickle" in head else "pickle"
+    if detect_compression(head) and by_extension in ("joblib", "pickle", None):
+        return "joblib"
+    if _looks_like_onnx(head):
+        return "onnx"
+    return None
+
+
+# --- scanning ----------------------------------------------------------------------------------
+def scan_artifact(data: bytes, flavour: str) -> ScanReport:
+    """Static scan: nothing from the file is imported, unpickled or executed."""
+    scanner = _SCANNERS.get(flavour)
+    if scanner is None:
+        raise UnsupportedFlavour(f"unknown flavour {flavour!r}; expected one of {', '.join(FLAVOUR_EXTENSIONS)}")
+    data = bytes(data or b"")
+    try:
+        return scanner(data)
+    except (UnsafeArtifact, CorruptArtifact, UnsupportedFlavour):
+        raise
+    except RecursionError:
+        raise CorruptArtifact("structure nested too deeply")
+    except MemoryError:
+        raise CorruptArtifact("file too large to scan in memory")
+
+
+def _pickle_report(data: bytes, flavour: str) -> ScanReport:
+    result = scan_pickle_bytes(data, joblib=flavour == "joblib")
+    scanned = {"globals": sorted(result.globals), "pickles": result.pickles}
+    if flavour == "joblib":
+        scanned["arrays"] = result.arrays
+    return ScanReport(flavour=flavour, findings=result.findings, scanned=scanned)
+
+
+def _scan_pickle(data: bytes) -> ScanReport:
+    return _pickle_report(data, "pickle")
+
+
+def _scan_joblib(data: bytes) -> ScanReport:
+    return _pickle_report(inflate(data), "joblib")
+
+
+def _skops_trusted() -> set[str]:
+    return set(getattr(settings, "SKOPS_TRUSTED_TYPES", None) or ())
+
+
+def _check_zip(data: bytes):
+    """Refuse zip bombs before skops inflates anything (declared sizes bound what zipfile reads)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise CorruptArtifact(f"not a valid skops (zip) file: {exc}")
+    limit = max_inflated_bytes()
+    if total > limit:
+        raise CorruptArtifact(f"zip contents inflate to {total} bytes, over the decompression limit of {limit}")
+
+
+def _skops_untrusted(data: bytes) -> list[str]:
+    import skops.io
+
+    _check_zip(data)
+    try:
+        return sorted(skops.io.get_untrusted_types(data=data))
+    except Exception as exc:  # noqa: BLE001 - skops raises many types on a malformed archive
+        raise CorruptArtifact(f"not a valid skops file: {type(exc).__name__}: {exc}")
+
+
+def _scan_skops(data: bytes) -> ScanReport:
+    untrusted = _skops_untrusted(data)
+    trusted = _skops_trusted()
+    report = ScanReport(flavour="sklearn", scanned={"types": untrusted,
+                                                    "trusted_by_admin": sorted(set(untrusted) & trusted)})
+    for name in untrusted:
+        if name not in trusted:
+            report.findings.append(finding(
+                "high", "type not trusted by skops; an admin may trust it via SKOPS_TRUSTED_TYPES", global_name=name,
+            ))
+    return report
+
+
+def _onnx_tensors(model):
+    """Every TensorProto in the model: initializers, attributes, subgraphs and functions."""
+    def graph_tensors(graph):
+        yield from graph.initializer
+        for sparse in graph.sparse_initializer:
+            yield sparse.values
+            yield sparse.indices
+        yield from node_tensors(graph.node)
+
+    def node_tensors(nodes):
+        for node in nodes:
+            for attr in node.attribute:
+                if attr.HasField("t"):
+                    yield attr.t
+                yield from attr.tensors
+                if attr.HasField("sparse_tensor"):
+                    yield attr.sparse_tensor.values
+                    yield attr.sparse_tensor.indices
+                if attr.HasField("g"):
+                    yield from graph_tensors(attr.g)
+                for sub in attr.graphs:
+                    yield from graph_tensors(sub)
+
+    yield from graph_tensors(model.graph)
+    for function in model.functions:
+        yield from node_tensors(function.node)
+
+
+def _onnx_nodes(model):
+    def walk(nodes):
+        for node in nodes:
+            yield node
+            for attr in node.attribute:
+                if attr.HasField("g"):
+                    yield from walk(attr.g.node)
+                for sub in attr.graphs:
+                    yield from walk(sub.node)
+
+    yield from walk(model.graph.node)
+    for function in model.functions:
+        yield from walk(function.node)
+
+
+def _parse_onnx(data: bytes):
+    import onnx
+
+    if not data:
+        raise CorruptArtifact("empty file")
+    try:
+        return onnx.load_model_from_string(data)
+    except Exception as exc:  # noqa: BLE001 - protobuf DecodeError and friends
+        raise CorruptArtifact(f"not a valid ONNX model: {exc}")
+
+
+def _scan_onnx(data: bytes) -> ScanReport:
+    import onnx
+
+    model = _parse_onnx(data)
+    report = ScanReport(flavour="onnx")
+    for tensor in _onnx_tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "?")
+            report.findings.append(finding(
+                "critical", f"tensor {tensor.name!r} reads external data from {location!r} (a local file path)",
+                global_name=tensor.name,
+            ))
+    domains = {node.domain for node in _onnx_nodes(model)} | {o.domain for o in model.opset_import}
+    custom = sorted(domains - STANDARD_ONNX_DOMAINS)
+    for domain in custom:
+        report.findings.append(finding(
+            "high", f"operators from custom domain {domain!r} need a custom-op library, which is never loaded",
+            global_name=domain,
+        ))
+    report.scanned = {
+        "ir_version": model.ir_version, "producer": model.producer_name,
+        "opsets": {o.domain or "ai.onnx": o.version for o in model.opset_import}, "custom_domains": custom,
+    }
+    if not any(f["severity"] == "critical" for f in report.findings):  # the checker would open external files
+        try:
+            onnx.checker.check_model(model)
+        except Exception as exc:  # noqa: BLE001 - ValidationError and protobuf errors
+            raise CorruptArtifact(f"ONNX model is invalid: {exc}")
+    if not model.graph.node:
+        raise CorruptArtifact("ONNX model has an empty graph")
+    return report
+
+
+def _scan_xgboost(data: bytes) -> ScanReport:
+    _, document, fmt = boosters.canonical_xgboost(data)
+    return ScanReport(flavour="xgboost", scanned={
+        "format": fmt, "version": document.get("version"), "objective": document["learner"]["objective"]["name"],
+    })
+
+
+def _scan_lightgbm(data: bytes) -> ScanReport:
+    _, header = boosters.canonical_lightgbm(data)
+    return ScanReport(flavour="lightgbm", scanned={
+        "format": "text", "version": header["version"], "objective": boosters.lightgbm_objective(header),
+    })
+
+
+_SCANNERS = {
+    "sklearn": _scan_skops,
+    "onnx": _scan_onnx,
+    "xgboost": _scan_xgboost,
+    "lightgbm": _scan_lightgbm,
+    "pickle": _scan_pickle,
+    "joblib": _scan_joblib,
+}
+
+
+# --- loading -----------------------------------------------------------------------------------
+def load_model(data: bytes, flavour: str, *, feature_names: list[str] | None = None) -> adapters.LoadedModel:
+    """Scan, refuse anything unsafe, then load with the flavour's own safe loader.
+
+    `feature_names` fills in names the file does not carry (e.g. a model trained on a bare array).
+    """
+    if flavour not in _SCANNERS:
+        raise UnsupportedFlavour(f"unknown flavour {flavour!r}; expected one of {', '.join(FLAVOUR_EXTENSIONS)}")
+    data = bytes(data or b"")
+    try:
+        model = _LOADERS[flavour](data)
+    except (UnsafeArtifact, CorruptArtifact, UnsupportedFlavour):
+        raise
+    except RecursionError:
+        raise CorruptArtifact("structure nested too deeply")
+    except MemoryError:
+        raise CorruptArtifact("model too large to load in memory")
+    except Exception as exc:  # noqa: BLE001 - inspecting a successfully loaded but odd object failed
+        raise CorruptArtifact(f"loaded object is not a usable {flavour} model: {type(exc).__name__}: {exc}")
+    if model.feature_names is None and feature_names:
+        model.feature_names = list(feature_names)
+    return model
+
+
+def _require_safe(report: ScanReport):
+    if not report.ok:
+        raise UnsafeArtifact(report)
+
+
+def _load_pickle(data: bytes) -> adapters.LoadedModel:
+    _require_safe(_pickle_report(data, "pickle"))
+    return _sklearn_like(restricted.restricted_loads(data), "pickle")
+
+
+def _load_joblib(data: bytes) -> adapters.LoadedModel:
+    raw = inflate(data)
+    _require_safe(_pickle_report(raw, "joblib"))
+    return _sklearn_like(restricted.restricted_joblib_loads(raw, inflated=True), "joblib")
+
+
+def _sklearn_like(obj, flavour: str) -> adapters.LoadedModel:
+    if not hasattr(obj, "predict"):
+        raise CorruptArtifact(f"the {flavour} file holds a {type(obj).__name__}, not a model with predict()")
+    integrity.check_trees(obj)
+    return adapters.SklearnModel(obj, flavour)
+
+
+def _load_skops(data: bytes) -> adapters.LoadedModel:
+    import skops.io
+
+    report = _scan_skops(data)
+    _require_safe(report)
+    try:
+        estimator = skops.io.loads(data, trusted=report.scanned["trusted_by_admin"])
+    except Exception as exc:  # noqa: BLE001 - skops/sklearn errors on a malformed but well-zipped file
+        raise CorruptArtifact(f"skops could not load the model: {type(exc).__name__}: {exc}")
+    return _sklearn_like(estimator, "sklearn")
+
+
+def _load_onnx(data: bytes) -> adapters.LoadedModel:
+    import onnxruntime
+
+    _require_safe(_scan_onnx(data))
+    try:
+        session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph/...
+        raise CorruptArtifact(f"onnxruntime could not load the model: {exc}")
+    return adapters.OnnxModel(session, _parse_onnx(data))
+
+
+def _load_xgboost(data: bytes) -> adapters.LoadedModel:
+    import xgboost
+
+    canonical, _, _ = boosters.canonical_xgboost(data)  # XGBoost only ever parses JSON we validated
+    booster = xgboost.Booster()
+    try:
+        booster.load_model(bytearray(canonical))
+    except xgboost.core.XGBoostError as exc:
+        raise CorruptArtifact(f"XGBoost could not load the model: {str(exc).splitlines()[0]}")
+    return adapters.XGBoostModel(booster)
+
+
+def _load_lightgbm(data: bytes) -> adapters.LoadedModel:
+    import lightgbm
+
+    canonical, header = boosters.canonical_lightgbm(data)  # rebuilt from validated parts
+    try:
+        booster = lightgbm.Booster(model_str=canonical)
+    except lightgbm.basic.LightGBMError as exc:
+        raise CorruptArtifact(f"LightGBM could not load the model: {exc}")
+    return adapters.LightGBMModel(booster, header)
+
+
+_LOADERS = {
+    "sklearn": _load_skops,
+    "onnx": _load_onnx,
+    "xgboost": _load_xgboost,
+    "lightgbm": _load_lightgbm,
+    "pickle": _load_pickle,
+    "joblib": _load_joblib,
+}
