@@ -218,7 +218,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses={200: PostIncidentReviewSerializer, 404: ERRORS[404]})
-    @extend_schema(methods=["PUT"], request=PostIncidentReviewSerializer, responses={200: PostIncidentReviewSerializer, **ERRORS})
+    @extend_schema(methods=["PUT"], request=PostIncidentReviewSerializer,
+                   responses={200: PostIncidentReviewSerializer, **ERRORS})
     @action(detail=True, methods=["get", "put"])
     def review(self, request, pk=None):
         """The post-incident review with its action items (PUT replaces them)."""
