@@ -247,7 +247,9 @@ JOB_QUEUES = {"permutation_importance": "light", "rule_extraction": "light"}
 # Per-kind (soft, hard) time limits in seconds; kinds not listed use the two defaults above.
 JOB_TIME_LIMITS = {"permutation_importance": (10 * 60, 11 * 60), "rule_extraction": (10 * 60, 11 * 60)}
 # Kinds whose results are release evidence: a new result re-checks approvals.
-RELEASE_EVIDENCE_KINDS = {"shap_global", "permutation_importance"}
+RELEASE_EVIDENCE_KINDS = {"shap_global", "permutation_importance", "cross_validation", "stress_test",
+                          "adversarial_evasion", "model_extraction", "membership_inference"}
+JOB_QUEUES.update({"cross_validation": "heavy", "fingerprint": "light"})
 
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

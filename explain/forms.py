@@ -5,7 +5,7 @@ from django import forms
 from governance.forms import StyledForm
 from governance.models import Dataset
 
-from .analyses import ANALYSES
+from .kinds import KINDS as ANALYSES
 
 
 class RunAnalysisForm(StyledForm):

@@ -11,7 +11,8 @@ from governance import checks
 from governance.models import MODEL_CARD_FIELDS, ModelCard
 
 from . import selectors
-from .analyses import ANALYSES
+from .kinds import KINDS as ANALYSES
+from .scorecard import scorecard
 
 
 def _card(version) -> dict:
@@ -75,6 +76,7 @@ def build(version, *, include_full_results: bool = True) -> dict:
         "model_card": _card(version),
         "compatibility": {"status": version.compat_status, **(version.compat_result or {})},
         "checks": [c.as_dict() for c in checks.evaluate(version)],
+        "robustness_scorecard": scorecard(version),
         "analyses": analyses,
     }
 

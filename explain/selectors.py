@@ -68,7 +68,18 @@ def explainability_evidence(version) -> tuple[str, str, str]:
 
 
 def robustness_evidence(version) -> tuple[str, str, str]:
-    return (CheckOutcome.MISSING, "No robustness gate has been evaluated for this artifact yet.", "")
+    """The gate: every required robustness result current and within the policy's thresholds."""
+    from django.urls import reverse
+
+    from .scorecard import scorecard
+
+    card = scorecard(version)
+    url = reverse("version-report", args=[version.model.name, version.number]) + "#scorecard"
+    if card["failures"]:
+        return CheckOutcome.FAILED, f"Outside the thresholds: {', '.join(card['failures'])}.", url
+    if card["missing"]:
+        return CheckOutcome.MISSING, f"Not run on this artifact and dataset: {', '.join(card['missing'])}.", url
+    return CheckOutcome.PASSED, "Every robustness result is within the policy's thresholds.", url
 
 
 def _importance(version, kind):
@@ -110,3 +121,12 @@ def importance_comparison(a, b) -> dict | None:
                    "xaxis": {"title": {"text": chosen}}, "legend": {"orientation": "h"}},
     }
     return {"kind": kind, "label": chosen, "rows": rows, "figure": figure, "job_a": job_a.pk, "job_b": job_b.pk}
+
+
+def hardening_origin(version):
+    """The hardening job that produced this version, if any: its before/after comparison belongs on the page."""
+    from .kinds import HARDENING_KINDS
+
+    return (AnalysisJob.objects.filter(version__model_id=version.model_id, kind__in=HARDENING_KINDS,
+                                       status=JobStatus.SUCCEEDED, result__new_version=version.number)
+            .select_related("version").first())

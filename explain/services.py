@@ -15,8 +15,9 @@ from governance import audit
 from governance.errors import Conflict, InvalidInput, NotFound
 from governance.permissions import Action, require
 
-from .analyses import ANALYSES, AnalysisError, ParamError
+from .analyses import AnalysisError, ParamError
 from .choices import JobStatus
+from .kinds import KINDS
 from .models import AnalysisJob, JobLogLine
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,9 @@ def queue_for(kind: str) -> str:
 
 
 def _validate(kind: str, params: dict, dataset, version) -> dict:
-    module = ANALYSES.get(kind)
+    module = KINDS.get(kind)
     if module is None:
-        raise InvalidInput(f"Unknown analysis kind {kind!r}. Known: {', '.join(sorted(ANALYSES))}.", field="kind")
+        raise InvalidInput(f"Unknown analysis kind {kind!r}. Known: {', '.join(sorted(KINDS))}.", field="kind")
     if not isinstance(params, dict):
         raise InvalidInput("params must be a JSON object.", field="params")
     params = {**module.DEFAULT_PARAMS, **params}
@@ -48,6 +49,17 @@ def _validate(kind: str, params: dict, dataset, version) -> dict:
     seed = params.get("random_state", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise InvalidInput("random_state must be a non-negative integer.", field="params")
+    members = params.pop("members", None)
+    if kind == "ensemble":
+        if not isinstance(members, list) or not members or not all(isinstance(n, int) for n in members):
+            raise InvalidInput("An ensemble needs 'members': a list of other version numbers of this model.",
+                               field="params")
+        known = set(version.model.versions.values_list("number", flat=True))
+        unknown = [n for n in members if n not in known or n == version.number]
+        if unknown:
+            raise InvalidInput(f"Not other versions of {version.model.name}: {unknown}.", field="params")
+    elif members is not None:
+        raise InvalidInput("'members' is only for the ensemble analysis.", field="params")
     specific = {k: v for k, v in params.items() if k not in COMMON_PARAMS}
     try:
         cleaned = module.validate_params(specific, n_rows=dataset.rows, columns=dataset.feature_columns)
@@ -56,7 +68,10 @@ def _validate(kind: str, params: dict, dataset, version) -> dict:
     if getattr(module, "REQUIRES_TARGET", False) and not dataset.target_column:
         raise InvalidInput(f"{module.TITLE} needs a dataset with a target column; '{dataset.name}' has none.",
                            field="dataset")
-    return {**cleaned, "max_rows": max_rows, "random_state": seed}
+    cleaned = {**cleaned, "max_rows": max_rows, "random_state": seed}
+    if members:
+        cleaned["members"] = members
+    return cleaned
 
 
 def job_enqueue(*, actor, version, kind: str, params: dict | None = None, dataset=None, rerun_of=None,
@@ -162,6 +177,59 @@ def _sample(frame, job: AnalysisJob, module):
     return frame[features], y
 
 
+def _engine_inputs(job: AnalysisJob, model, progress) -> dict:
+    """What some kinds need beyond JSON params: the training data, the other versions of an ensemble."""
+    from governance.selectors import dataset_frame
+    from governance.services import version_load_model
+
+    params = {k: v for k, v in job.params.items() if k != "members"}
+    training = job.version.training_dataset
+    if training is not None:
+        progress(6, "Loading the training dataset")
+        frame = dataset_frame(training)
+        features = job.version.feature_names or training.feature_columns
+        missing = [f for f in features if f not in frame.columns]
+        if not missing:
+            target = training.target_column
+            params["_training"] = (frame[features], frame[target] if target in frame.columns else None)
+    if job.params.get("members"):
+        members = [(f"v{job.version.number} (this version)", model)]
+        for version in job.version.model.versions.filter(number__in=job.params["members"]).order_by("number"):
+            members.append((f"v{version.number}", version_load_model(version)))
+        params["_members"] = members
+    return params
+
+
+def _keep_outputs(job: AnalysisJob, result: dict, progress) -> None:
+    """Hardening returns a new model (a new draft version) and detection a detector (a stored artifact)."""
+    import io
+
+    import skops.io
+
+    from governance import artifacts
+    from governance.services import model_version_create
+
+    new_model = result.pop("_new_model", None)
+    if new_model is not None:
+        progress(98, "Registering the hardened model as a new draft version")
+        version = job.version
+        data = skops.io.dumps(new_model["estimator"])
+        created = model_version_create(
+            actor=job.created_by, model=version.model, fileobj=io.BytesIO(data),
+            filename=f"{version.model.name}-{job.kind}-from-v{version.number}.skops", flavour="sklearn",
+            evaluation_dataset=version.evaluation_dataset, training_dataset=version.training_dataset,
+            parent=version, notes=f"{new_model.get('notes', '')}\n\nMade by {job.kind} job #{job.pk} from "
+                                  f"v{version.number} with {new_model.get('params', {})}.".strip(),
+        )
+        result["new_version"] = created.number
+    detector = result.pop("_detector", None)
+    if detector is not None:
+        data = skops.io.dumps(detector["estimator"])
+        stored = artifacts.store_upload(io.BytesIO(data), original_name=f"detector-job-{job.pk}.skops")
+        result["detector"] = {"stored_file": stored.pk, "sha256": stored.sha256, "size": stored.size,
+                              "notes": detector.get("notes", "")}
+
+
 def job_execute(*, job_id: int, hostname: str = "") -> None:
     """Run one job on this worker. Ends in exactly one terminal state; a cancelled job writes no result."""
     from governance.selectors import dataset_frame
@@ -171,7 +239,7 @@ def job_execute(*, job_id: int, hostname: str = "") -> None:
         log.info("job %s not claimed (already taken, cancelled or finished)", job_id)
         return
     job = AnalysisJob.objects.select_related("version__model", "version__artifact", "dataset__file").get(pk=job_id)
-    module = ANALYSES[job.kind]
+    module = KINDS[job.kind]
     heartbeat = _Heartbeat(job_id, settings.JOB_HEARTBEAT_SECONDS)
     heartbeat.start()
     last_write = [0.0]
@@ -193,9 +261,11 @@ def job_execute(*, job_id: int, hostname: str = "") -> None:
         model = version_load_model(job.version)
         progress(5, "Loading the dataset")
         X, y = _sample(dataset_frame(job.dataset), job, module)
+        params = _engine_inputs(job, model, progress)
         progress(8, f"Analysing {len(X)} rows")
-        result = module.run(model, X, y, task=job.version.model.task, params=job.params, progress=progress)
+        result = module.run(model, X, y, task=job.version.model.task, params=params, progress=progress)
         result.setdefault("rows_used", [int(i) if isinstance(i, int | float) else str(i) for i in X.index])
+        _keep_outputs(job, result, progress)
     except JobCancelled:
         _finish(job_id, JobStatus.CANCELLED, message="Cancelled at a progress checkpoint; no result was written.")
     except (AnalysisError, ParamError, Conflict, NotFound, InvalidInput) as exc:
@@ -272,3 +342,67 @@ def job_reap(*, stale_after: timedelta | None = None) -> dict:
 
 
 __all__ = ["AnalysisError", "JobCancelled", "job_cancel", "job_enqueue", "job_execute", "job_reap", "job_rerun"]
+
+
+def fingerprint_check(*, actor, version, suspect_file, filename: str, incident=None) -> dict:
+    """Compare a suspect model (a model file) or its outputs (a CSV with a `prediction` column) with the
+    version's latest fingerprint: match rate and p-value against chance, recorded as evidence."""
+    import io
+
+    import pandas as pd
+
+    from governance import loading
+
+    from .robustness import check_suspect
+
+    require(actor, Action.JOB_RUN)
+    job = (AnalysisJob.objects.filter(version=version, kind="fingerprint", status=JobStatus.SUCCEEDED)
+           .order_by("-finished_at", "-id").first())
+    if job is None or not job.result:
+        raise Conflict(f"{version} has no fingerprint yet: run the fingerprint analysis first.")
+    data = suspect_file.read()
+    if len(data) > settings.MAX_UPLOAD_BYTES:
+        from governance.errors import PayloadTooLarge
+
+        raise PayloadTooLarge("The suspect file is larger than the upload limit.")
+    if filename.lower().endswith(".csv"):
+        try:
+            frame = pd.read_csv(io.BytesIO(data))
+        except Exception as exc:  # a malformed CSV is the user's input: say what pandas said
+            raise InvalidInput(f"Cannot read the CSV: {exc}", field="suspect") from exc
+        if "prediction" not in frame.columns:
+            raise InvalidInput("The CSV needs a 'prediction' column: the suspect's output for each fingerprint row, "
+                               "in order.", field="suspect")
+        outputs = frame["prediction"].tolist()
+        source = "outputs CSV"
+    else:
+        flavour = loading.detect_flavour(filename, data[:4096])
+        if flavour is None:
+            raise InvalidInput("Upload the suspect's outputs as CSV or the suspect model as a model file.",
+                               field="suspect")
+        try:
+            suspect = loading.load_model(data, flavour)
+        except (loading.UnsafeArtifact, loading.CorruptArtifact, loading.UnsupportedFlavour) as exc:
+            raise InvalidInput(f"The suspect model cannot be loaded safely: {exc}", field="suspect") from exc
+        rows = pd.DataFrame(job.result["fingerprint_rows"])
+        try:
+            outputs = [str(v) for v in suspect.predict(rows)]
+        except Exception as exc:  # the suspect is untrusted: a model that cannot predict is a clear answer
+            raise InvalidInput(f"The suspect model could not predict on the fingerprint rows: {exc}",
+                               field="suspect") from exc
+        source = f"{flavour} model"
+    try:
+        outcome = check_suspect(job.result, outputs)
+    except AnalysisError as exc:
+        raise InvalidInput(str(exc), field="suspect") from exc
+    outcome = {**outcome, "fingerprint_job": job.pk, "suspect": filename, "source": source}
+    with transaction.atomic():
+        audit.record(actor=actor, action="fingerprint.check", obj=version, after=outcome)
+        if incident is not None:
+            from incidents.models import TimelineEntry
+
+            TimelineEntry.objects.create(incident=incident, kind="job", author=actor,
+                                         body=f"Fingerprint check of {filename} against {version}: "
+                                              f"{outcome.get('matches')}/{outcome.get('n')} match, "
+                                              f"p = {outcome.get('p_value'):.2e}. {outcome.get('verdict', '')}")
+    return outcome

@@ -12,4 +12,6 @@ urlpatterns = [
     path("models/<slug:name>/versions/<int:number>/report/export/", views.VersionReportExportView.as_view(),
          name="version-report-export"),
     path("models/<slug:name>/versions/<int:number>/jobs/", views.JobCreateView.as_view(), name="job-create"),
+    path("models/<slug:name>/versions/<int:number>/fingerprint-check/", views.FingerprintCheckView.as_view(),
+         name="fingerprint-check"),
 ]

@@ -10,10 +10,11 @@ from governance.views import paginate
 from governance.views.registry import _get_version
 
 from . import report, selectors, services
-from .analyses import ANALYSES
 from .filtersets import AnalysisJobFilterSet
 from .forms import RunAnalysisForm
+from .kinds import KINDS as ANALYSES
 from .models import AnalysisJob
+from .scorecard import scorecard
 
 
 def _job(pk):
@@ -105,6 +106,7 @@ class VersionReportView(ActionRequiredMixin, View):
             "version": version, "model": version.model, "report": document,
             "form": RunAnalysisForm(initial={"dataset": version.evaluation_dataset_id}),
             "jobs": selectors.version_jobs(version, limit=10), "may_run": can(request.user, Action.JOB_RUN),
+            "scorecard": scorecard(version),
             "charts": [(f"chart-{i}-{j}", chart) for i, entry in enumerate(document["analyses"])
                        for j, chart in enumerate(entry.get("charts", []))],
         })
@@ -123,3 +125,23 @@ class VersionReportExportView(ActionRequiredMixin, View):
         return response
 
 
+
+
+class FingerprintCheckView(ActionRequiredMixin, View):
+    required_action = Action.JOB_RUN
+
+    def post(self, request, name, number):
+        version = _get_version(name, number)
+        suspect = request.FILES.get("suspect")
+        if suspect is None:
+            messages.error(request, "Choose the suspect model file or a CSV of its outputs.")
+            return redirect("version-report", name=name, number=number)
+        try:
+            outcome = services.fingerprint_check(actor=request.user, version=version, suspect_file=suspect,
+                                                 filename=suspect.name)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Fingerprint check of {suspect.name}: {outcome['matches']}/{outcome['n']} "
+                                      f"outputs match (p = {outcome['p_value']:.2e}). {outcome.get('verdict', '')}")
+        return redirect("version-report", name=name, number=number)

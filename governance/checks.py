@@ -28,14 +28,19 @@ class CheckResult:
 
 
 def policy_for(model) -> ApprovalPolicy:
-    """The model's own override, else its tier's policy (else the built-in default for the tier)."""
+    """The model's own override, else its tier's policy (else the built-in default for the tier).
+
+    Remembered on the model instance for the request: a page asks several times.
+    """
+    cached = getattr(model, "_bulwark_policy", None)
+    if cached is not None:
+        return cached
     try:
-        override = model.policy_override
+        policy = model.policy_override
     except ApprovalPolicy.DoesNotExist:
-        override = None
-    if override is not None:
-        return override
-    return policy_for_tier(model.risk_tier)
+        policy = policy_for_tier(model.risk_tier)
+    model._bulwark_policy = policy
+    return policy
 
 
 def policy_for_tier(risk_tier: str) -> ApprovalPolicy:

@@ -5,7 +5,7 @@ import json
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, mixins, parsers, renderers, status, viewsets
+from rest_framework import generics, mixins, parsers, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -13,6 +13,7 @@ from governance import attestation, loading, selectors, services
 from governance.filtersets import DatasetFilterSet, ModelVersionFilterSet, RegisteredModelFilterSet
 from governance.models import ModelVersion
 from governance.permissions import Action
+from incidents.models import Incident
 
 from .serializers import (
     AttestationSerializer,
@@ -42,6 +43,12 @@ UPLOAD_ERRORS = {
     413: OpenApiResponse(description="Upload larger than the configured limit"),
     415: OpenApiResponse(description="Unsupported or unrecognised file type"),
 }
+
+
+class FingerprintCheckSerializer(serializers.Serializer):
+    suspect = serializers.FileField(help_text="The suspect model file, or a CSV with a 'prediction' column.")
+    incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all(), required=False, allow_null=True,
+                                                  help_text="Record the result on this incident's timeline.")
 
 
 class RegisteredModelViewSet(viewsets.ModelViewSet):
@@ -112,7 +119,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     required_action = {
         "create": Action.MODEL_REGISTER, "partial_update": Action.MODEL_REGISTER,
         "submit": Action.VERSION_SUBMIT, "reopen": Action.VERSION_SUBMIT, "reviews": Action.REVIEW_DECIDE,
-        "release": Action.RELEASE_MANAGE, "revoke": Action.RELEASE_CONTAIN,
+        "release": Action.RELEASE_MANAGE, "revoke": Action.RELEASE_CONTAIN, "fingerprint_check": Action.JOB_RUN,
     }
     parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
 
@@ -218,6 +225,22 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         data.is_valid(raise_exception=True)
         version = services.version_revoke(actor=request.user, version=self.get_object(), **data.validated_data)
         return self._version_response(version)
+
+    @extend_schema(request={"multipart/form-data": FingerprintCheckSerializer},
+                   responses={200: dict, **ERRORS})
+    @action(detail=True, methods=["post"], url_path="fingerprint-check",
+            parser_classes=[parsers.MultiPartParser, parsers.FormParser])
+    def fingerprint_check(self, request, model_name=None, number=None):
+        """Is a suspect model derived from this version? Upload the suspect model, or a CSV of its outputs
+        (`prediction` column) on the fingerprint rows; returns the match rate and a p-value against chance."""
+        from explain.services import fingerprint_check
+
+        data = FingerprintCheckSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        suspect = data.validated_data["suspect"]
+        incident = data.validated_data.get("incident")
+        return Response(fingerprint_check(actor=request.user, version=self.get_object(), suspect_file=suspect,
+                                          filename=suspect.name, incident=incident))
 
     @extend_schema(responses={200: AttestationSerializer, 404: ERRORS[404]})
     @action(detail=True, methods=["get"])

@@ -1,5 +1,6 @@
 """Registry writes: models, model cards, datasets, versions, the compatibility check."""
 
+import contextlib
 import time
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from governance import artifacts, audit, datasets, loading
 from governance.choices import CheckStatus, FindingSeverity, RiskTier, Task, VersionStatus
-from governance.errors import Conflict, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from governance.errors import Conflict, DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from governance.evaluation import evaluate
 from governance.models import (
     MODEL_CARD_FIELDS,
@@ -449,4 +450,17 @@ def version_compatibility_check(*, version_id: int) -> ModelVersion:
         audit.record(actor=None, action="version.compat_check", obj=version, before=before,
                      after={"compat_status": status, "message": result.get("message", "")})
     _refresh_reviews([version.pk], "the compatibility check was re-run")
+    if status == CheckStatus.PASSED and version.model.task == "classification" and version.evaluation_dataset_id:
+        _fingerprint(version)
     return version
+
+
+def _fingerprint(version: ModelVersion) -> None:
+    """Ownership evidence, kept from the start: inputs near the decision boundary and the model's answers."""
+    from explain.models import AnalysisJob
+    from explain.services import job_enqueue
+
+    if AnalysisJob.objects.filter(version=version, kind="fingerprint").exists():
+        return
+    with contextlib.suppress(DomainError):  # e.g. the author may no longer run jobs: run it by hand then
+        job_enqueue(actor=version.created_by, version=version, kind="fingerprint")

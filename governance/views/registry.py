@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from explain.selectors import importance_comparison, version_jobs
+from explain.selectors import hardening_origin, importance_comparison, version_jobs
 from governance import lineage, selectors, services
 from governance.choices import CheckStatus, VersionStatus
 from governance.errors import DomainError
@@ -194,6 +194,7 @@ class VersionDetailView(ActionRequiredMixin, View):
             "lineage": lineage.figure(siblings, highlight=version.pk),
             "other_versions": [v for v in siblings if v.pk != version.pk],
             "jobs": version_jobs(version, limit=10),
+            "hardening": hardening_origin(version),
         })
 
 

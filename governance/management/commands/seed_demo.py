@@ -112,10 +112,14 @@ class Command(BaseCommand):
 
     def queue_analyses(self, owner, version, *, everything: bool):
         """So a newcomer finds finished reports shortly after start: the worker picks these up first."""
-        from explain.analyses import ANALYSES
+        from explain.kinds import EXPLAINABILITY as EXPLAIN_KINDS
+        from explain.kinds import KINDS as ANALYSES
         from explain.services import job_enqueue
 
-        kinds = list(ANALYSES) if everything else ["shap_global", "permutation_importance"]
+        robustness = ["cross_validation", "stress_test", "adversarial_evasion", "model_extraction",
+                      "membership_inference", "vulnerability_scan"]
+        kinds = ([k for k in ANALYSES if k not in robustness and k in EXPLAIN_KINDS] + robustness if everything
+                 else ["shap_global", "permutation_importance"])
         for kind in kinds:
             job_enqueue(actor=owner, version=version, kind=kind, params={"max_rows": 500})
 

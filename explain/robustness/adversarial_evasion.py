@@ -1,0 +1,178 @@
+"""Evasion attacks (ART): how small a change to a row's numeric values flips the model's decision.
+
+`n_samples` rows of the sample (rows with a target first choice, `random_state`) are attacked in the attack space
+of `_space` (numeric columns in standard deviations of the reference data - the training data when the engine
+supplies it, else the sample; categories and missing values fixed). HopSkipJump (black-box, `hsj_*` budget)
+runs on every classifier; FGSM and PGD (L-inf, one run per `eps`) only on models ART can differentiate
+(LogisticRegression / SVC / LinearSVC, alone or ending a Pipeline), otherwise the result says why they were
+skipped. Per attack and eps: success rate, robust accuracy, median perturbation (L2 and L-inf, in standard
+deviations and in original units), and a table of adversarial rows next to their originals, decoded.
+Classification only.
+
+Result keys: summary, charts, tables, rows_used, explainer, method, clean_accuracy, results (one record per
+attack and eps; HopSkipJump also with eps None = whatever it found), examples, notes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from explain.analyses import AnalysisError
+from explain.analyses._common import (
+    COMMON_DEFAULTS,
+    REGRESSION,
+    Progress,
+    check_known,
+    common_params,
+    figure,
+    fmt,
+    int_param,
+    json_safe,
+    resolve_task,
+    table,
+)
+
+from ._base import evaluation_target, reference_frame, reject_reserved, split_engine_params
+from ._evasion import (
+    ATTACK_NAMES,
+    EVASION_DEFAULTS,
+    Evasion,
+    class_positions,
+    make_pool,
+    make_space,
+    summarise,
+    validate_evasion,
+)
+from ._space import broken_within, examples_table
+
+KIND = "adversarial_evasion"
+TITLE = "Adversarial evasion attacks (HopSkipJump, FGSM, PGD)"
+DEFAULT_PARAMS = {**COMMON_DEFAULTS, "n_samples": 20, **EVASION_DEFAULTS, "n_examples": 5}
+
+
+def validate_params(params: dict, *, n_rows: int | None, columns: list[str]) -> dict:
+    reject_reserved(params)
+    params = check_known(params, DEFAULT_PARAMS)
+    cleaned = common_params(params, {})
+    cleaned["n_samples"] = int_param(params, "n_samples", minimum=1, maximum=500)
+    validate_evasion(params, cleaned)
+    cleaned["n_examples"] = int_param(params, "n_examples", minimum=0, maximum=20)
+    return cleaned
+
+
+def attack_rows(X: pd.DataFrame, n: int, random_state: int) -> pd.DataFrame:
+    return X if len(X) <= n else X.sample(n, random_state=random_state).sort_index()
+
+
+def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict, progress) -> dict:
+    report = Progress(progress)
+    params, engine = split_engine_params(params)
+    params = validate_params(params, n_rows=len(X), columns=list(X.columns))
+    task = resolve_task(model, task)
+    if task == REGRESSION:
+        raise AnalysisError("evasion attacks apply to classifiers; this is a regression model")
+    report(2, "Preparing the attack space")
+    X_known, target, outputs = evaluation_target(model, X, y, task)
+    classes = outputs.classes
+    reference = reference_frame(engine, X)
+    space = make_space(X, reference)
+    chosen = attack_rows(X_known, params["n_samples"], params["random_state"])
+    A = space.encode(chosen)
+    truth_index = class_positions(target.loc[chosen.index], classes) if target is not None else None
+    evasion = Evasion(model, space, classes, params, pool=make_pool(space, X, params["random_state"]),
+                      random_state=params["random_state"])
+    report(5, f"Attacking {len(chosen)} rows")
+    runs = evasion.run(A, report.span(5, 92))
+    records = summarise(runs, space, params["eps"], truth_index)
+    clean_index = evasion.space_model.predict_index(A)
+    clean_accuracy = float(np.mean(clean_index == truth_index)) if truth_index is not None else None
+    report(94, "Building tables and charts")
+    rows = chosen.index.tolist()
+    examples_source = _strongest(runs, space, params["eps"])
+    examples, details = examples_table(examples_source[0], space, examples_source[1], chosen, classes,
+                                       limit=params["n_examples"],
+                                       title=f"Adversarial rows next to their originals "
+                                             f"({ATTACK_NAMES[examples_source[0].name]})")
+    notes = [note for run_ in runs for note in run_.notes]
+    if not evasion.gradient and any(a != "hop_skip_jump" for a in params["attacks"]):
+        notes.append(evasion.gradient_note)
+    result = {
+        "kind": KIND,
+        "rows_used": rows,
+        "explainer": "ART " + ", ".join(ATTACK_NAMES[a] for a in evasion.attacks()),
+        "method": {**evasion.describe(), "rows_attacked": len(rows), "random_state": params["random_state"],
+                   "reference": "training data" if reference is not None else "the evaluation sample",
+                   "eps": params["eps"]},
+        "clean_accuracy": clean_accuracy,
+        "results": records,
+        "examples": details,
+        "notes": notes,
+        "charts": _charts(records, runs, space),
+        "tables": [_results_table(records), examples],
+    }
+    result["summary"] = _summary(result, records, notes)
+    report(100, "Done")
+    return json_safe(result)
+
+
+def _strongest(runs, space, eps_list):
+    """The run that shows examples: PGD at the largest eps if it broke anything, else HopSkipJump."""
+    candidates = [r for r in runs if r.name == "pgd"] + [r for r in runs if r.name == "fgsm"]
+    candidates.sort(key=lambda r: -(r.eps or 0))
+    for run_ in candidates:
+        broken = broken_within(run_, space, None)
+        if broken.any():
+            return run_, broken
+    hsj = next((r for r in runs if r.name == "hop_skip_jump"), runs[0])
+    return hsj, broken_within(hsj, space, None)
+
+
+def _results_table(records: list[dict]) -> dict:
+    columns = ["attack", "eps (std)", "success rate", "robust accuracy", "rows broken", "rows counted",
+               "median L-inf (std)", "median L2 (std)", "median L-inf (units)", "median L2 (units)", "queries"]
+    rows = [[ATTACK_NAMES[r["attack"]], r["eps"] if r["eps"] is not None else "any", r["success_rate"],
+             r["robust_accuracy"], r["rows_broken"], r["rows_counted"], r["median_linf_std"], r["median_l2_std"],
+             r["median_linf_abs"], r["median_l2_abs"], r["queries"]] for r in records]
+    return table("Attack success by perturbation size", columns, rows)
+
+
+def _charts(records: list[dict], runs, space) -> list[dict]:
+    fig = go.Figure()
+    for attack in ATTACK_NAMES:
+        points = [r for r in records if r["attack"] == attack and r["eps"] is not None]
+        if points:
+            fig.add_trace(go.Scatter(x=[p["eps"] for p in points],
+                                     y=[None if p["success_rate"] is None else round(100 * p["success_rate"], 2)
+                                        for p in points], mode="lines+markers", name=ATTACK_NAMES[attack]))
+    fig.update_layout(xaxis_title="eps: largest change per numeric column (standard deviations, L-inf)",
+                      yaxis_title="attack success rate (%)", yaxis_range=[0, 100], height=380)
+    charts = [figure("Attack success rate by perturbation size", fig)]
+    hsj = next((r for r in runs if r.name == "hop_skip_jump"), None)
+    if hsj is not None and hsj.changed.any():
+        distances = space.distances(hsj.clean, hsj.adversarial)["linf_std"][hsj.changed]
+        fig = go.Figure(go.Histogram(x=[round(float(d), 4) for d in distances], nbinsx=20, marker_color="#7E57C2"))
+        fig.update_layout(xaxis_title="smallest change found by HopSkipJump (L-inf, standard deviations)",
+                          yaxis_title="rows", height=340)
+        charts.append(figure("How far each row is from a different decision (HopSkipJump)", fig))
+    return charts
+
+
+def _summary(result: dict, records: list[dict], notes: list[str]) -> dict:
+    summary = {"Rows attacked": len(result["rows_used"])}
+    if result["clean_accuracy"] is not None:
+        summary["Clean accuracy (attacked rows)"] = round(result["clean_accuracy"], 4)
+    for attack in ATTACK_NAMES:
+        points = [r for r in records if r["attack"] == attack and r["eps"] is not None]
+        if points:
+            summary[f"{ATTACK_NAMES[attack]} success"] = ", ".join(
+                f"eps {p['eps']:g}: {fmt(None if p['success_rate'] is None else 100 * p['success_rate'], 3)}%"
+                for p in points)
+    hsj = next((r for r in records if r["attack"] == "hop_skip_jump" and r["eps"] is None), None)
+    if hsj is not None:
+        summary["HopSkipJump median change"] = (f"L-inf {fmt(hsj['median_linf_std'], 3)} std, L2 "
+                                                f"{fmt(hsj['median_l2_std'], 3)} std over {hsj['rows_broken']} rows")
+    if notes:
+        summary["Notes"] = "; ".join(notes)
+    return summary

@@ -1,0 +1,104 @@
+"""Robustness kinds through the job engine: training data, hardening into a new version, the gate, fingerprints."""
+
+import io
+
+import pytest
+
+from explain import services
+from explain.scorecard import scorecard
+from governance import checks
+from governance import services as registry
+from governance.models import ModelVersion
+from tests.ml import iris_csv, iris_frame, iris_skops
+
+pytestmark = pytest.mark.django_db
+
+
+def run(job):
+    services.job_execute(job_id=job.pk, hostname="test")
+    job.refresh_from_db()
+    return job
+
+
+@pytest.fixture
+def trained_version(iris_version):
+    frame = iris_frame().copy()
+    numeric = frame.columns.drop("target")
+    frame[numeric] = frame[numeric] + 0.01  # distinct rows: members must not also be the evaluation rows
+    training = registry.dataset_create(actor=iris_version.author, fileobj=io.BytesIO(iris_csv(frame)),
+                                       filename="train.csv", target_column="target")
+    return registry.model_version_update(actor=iris_version.author, version=iris_version,
+                                         training_dataset=training)
+
+
+def test_the_gate_follows_the_scorecard(trained_version):
+    version, author = trained_version, trained_version.created_by
+    assert checks.EVALUATORS["robustness"](version)[0] == "missing"
+    for kind in ("cross_validation", "stress_test", "adversarial_evasion"):
+        job = run(services.job_enqueue(actor=author, version=version, kind=kind, params={"max_rows": 150}))
+        assert job.status == "succeeded", (kind, job.error_message)
+    card = scorecard(version)
+    assert {row["kind"]: row["light"] for row in card["rows"]}["cross_validation"] in ("green", "red")
+    outcome = checks.EVALUATORS["robustness"](version)[0]
+    assert outcome == ("passed" if card["passed"] else "failed")
+
+
+def test_membership_inference_uses_the_linked_training_data(trained_version, iris_version):
+    job = run(services.job_enqueue(actor=iris_version.author, version=trained_version, kind="membership_inference"))
+    assert job.status == "succeeded", job.error_message
+    assert "advantage" in job.result["attack"]
+
+
+def test_membership_inference_without_training_data_fails_clearly(iris_version):
+    job = run(services.job_enqueue(actor=iris_version.author, version=iris_version, kind="membership_inference"))
+    assert job.status == "failed" and "training" in job.error_message
+
+
+def test_adversarial_training_registers_a_new_draft_version(trained_version):
+    author = trained_version.created_by
+    job = run(services.job_enqueue(actor=author, version=trained_version, kind="adversarial_training",
+                                   params={"max_rows": 100}))
+    assert job.status == "succeeded", job.error_message
+    new = ModelVersion.objects.get(model=trained_version.model, number=job.result["new_version"])
+    assert new.parent_id == trained_version.pk and new.status == "draft"
+    assert "clean_accuracy_change" in str(job.result)
+
+
+def test_ensemble_needs_other_versions(iris_version):
+    from governance.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="members"):
+        services.job_enqueue(actor=iris_version.author, version=iris_version, kind="ensemble")
+    second = registry.model_version_create(actor=iris_version.author, model=iris_version.model,
+                                           fileobj=io.BytesIO(iris_skops()), filename="b.skops",
+                                           evaluation_dataset=iris_version.evaluation_dataset)
+    job = run(services.job_enqueue(actor=iris_version.author, version=second, kind="ensemble",
+                                   params={"members": [1]}))
+    assert job.status == "succeeded", job.error_message
+
+
+def test_fingerprint_then_check_a_suspect(iris_version):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from governance.errors import Conflict
+
+    with pytest.raises(Conflict, match="no fingerprint"):
+        services.fingerprint_check(actor=iris_version.author, version=iris_version,
+                                   suspect_file=SimpleUploadedFile("s.skops", iris_skops()), filename="s.skops")
+    job = run(services.job_enqueue(actor=iris_version.author, version=iris_version, kind="fingerprint"))
+    assert job.status == "succeeded", job.error_message
+    outcome = services.fingerprint_check(actor=iris_version.author, version=iris_version,
+                                         suspect_file=SimpleUploadedFile("s.skops", iris_skops()),
+                                         filename="s.skops")
+    assert outcome["match_rate"] == 1.0 and outcome["p_value"] < 0.01
+
+
+def test_hardened_version_page_shows_before_and_after(trained_version, client):
+    from django.urls import reverse
+
+    author = trained_version.created_by
+    job = run(services.job_enqueue(actor=author, version=trained_version, kind="adversarial_training",
+                                   params={"max_rows": 100}))
+    client.force_login(author)
+    page = client.get(reverse("version-detail", args=["iris", job.result["new_version"]])).content.decode()
+    assert 'data-testid="hardening-origin"' in page and "Clean accuracy" in page
