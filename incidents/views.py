@@ -5,7 +5,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views import View
 
-from explain.analyses import ANALYSES
+from explain.kinds import KINDS as ANALYSES
 from governance.errors import DomainError
 from governance.models import ModelVersion
 from governance.permissions import Action, ActionRequiredMixin, can
