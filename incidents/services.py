@@ -408,3 +408,32 @@ def notifications_overdue_action_items() -> int:
                 _notify([item.owner, incident.commander], incident, message)
             sent += 1
     return sent
+
+
+@transaction.atomic
+def playbook_step_add(*, actor, category: str, phase: str, text: str, owner_role: str = "", link: str = ""):
+    from django.db.models import Max
+
+    from .choices import Phase
+
+    require(actor, Action.POLICY_MANAGE)
+    if category not in Category.values:
+        raise InvalidInput("Unknown category.", field="category")
+    if phase not in Phase.values:
+        raise InvalidInput("Unknown phase.", field="phase")
+    if not (text or "").strip():
+        raise InvalidInput("Write the step.", field="text")
+    order = (PlaybookStep.objects.filter(category=category).aggregate(n=Max("order"))["n"] or 0) + 1
+    step = PlaybookStep.objects.create(category=category, phase=phase, order=order, text=text.strip()[:500],
+                                       owner_role=owner_role[:30], link=link[:500])
+    audit.record(actor=actor, action="playbook.add", obj=step, after={"category": category, "phase": phase,
+                                                                      "text": step.text})
+    return step
+
+
+@transaction.atomic
+def playbook_step_delete(*, actor, step: PlaybookStep) -> None:
+    require(actor, Action.POLICY_MANAGE)
+    audit.record(actor=actor, action="playbook.delete", obj=step, before={"category": step.category,
+                                                                          "phase": step.phase, "text": step.text})
+    step.delete()

@@ -16,4 +16,5 @@ urlpatterns = [
     path("incidents/<int:pk>/review/", views.IncidentReviewView.as_view(), name="incident-review"),
     path("incidents/<int:pk>/export/", views.IncidentExportView.as_view(), name="incident-export"),
     path("notifications/", views.NotificationsView.as_view(), name="notifications"),
+    path("playbooks/", views.PlaybookView.as_view(), name="playbooks"),
 ]

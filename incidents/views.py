@@ -256,3 +256,36 @@ class NotificationsView(ActionRequiredMixin, View):
     def post(self, request):
         Notification.objects.filter(user=request.user, read_at__isnull=True).update(read_at=timezone.now())
         return redirect("notifications")
+
+
+class PlaybookView(ActionRequiredMixin, View):
+    """Response plans per category. Everyone reads them; admins edit them (new incidents use the new steps)."""
+
+    required_action = {"GET": Action.VIEW, "POST": Action.POLICY_MANAGE}
+
+    def get(self, request):
+        from .choices import Category, Phase
+        from .models import PlaybookStep
+
+        steps = list(PlaybookStep.objects.all())
+        return render(request, "incidents/playbooks.html", {
+            "categories": [(c, [s for s in steps if s.category == c]) for c in Category],
+            "phases": Phase.choices, "may_edit": can(request.user, Action.POLICY_MANAGE),
+        })
+
+    def post(self, request):
+        from .models import PlaybookStep
+
+        try:
+            if request.POST.get("delete"):
+                services.playbook_step_delete(actor=request.user,
+                                              step=get_object_or_404(PlaybookStep, pk=request.POST["delete"]))
+                messages.success(request, "Step removed.")
+            else:
+                services.playbook_step_add(actor=request.user, category=request.POST.get("category", ""),
+                                           phase=request.POST.get("phase", ""), text=request.POST.get("text", ""),
+                                           owner_role=request.POST.get("owner_role", ""))
+                messages.success(request, "Step added.")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("playbooks")

@@ -229,3 +229,17 @@ def test_incident_pages_keep_a_constant_query_count(cast, client, count, django_
             assert client.get(url).status_code == 200, url
     with django_assert_max_num_queries(20):
         client.get(reverse("incident-list"))
+
+
+def test_admins_edit_playbooks_and_new_incidents_use_them(cast, client):
+    client.force_login(cast["admin_user"])
+    response = client.post(reverse("playbooks"), {"category": "availability", "phase": "contain",
+                                                  "text": "Scale the prediction service out"})
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="playbook.add").count() == 1
+    incident = services.incident_open(actor=cast["author"], title="down", severity="sev4", category="availability")
+    assert incident.tasks.filter(text="Scale the prediction service out").exists()
+    client.force_login(cast["incident_manager"])
+    assert client.post(reverse("playbooks"), {"category": "availability", "phase": "contain",
+                                              "text": "x"}).status_code == 403
+    assert client.get(reverse("playbooks")).status_code == 200
