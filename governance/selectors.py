@@ -117,7 +117,7 @@ def version_list(model=None):
 
 
 def version_detail(model_name: str, number: int):
-    return version_list().get(model__name=model_name, number=number)
+    return version_list().prefetch_related("findings").get(model__name=model_name, number=number)
 
 
 def dataset_list():
@@ -132,7 +132,9 @@ def dataset_usage(dataset):
 
 
 def open_findings(version):
-    return version.findings.filter(resolved_at__isnull=True).order_by("-created_at")
+    """Unresolved findings, newest first (uses the prefetched findings when there are any)."""
+    return sorted((f for f in version.findings.all() if f.resolved_at is None), key=lambda f: f.created_at,
+                  reverse=True)
 
 
 def model_incidents(model):
