@@ -385,6 +385,9 @@ def fingerprint_check(*, actor, version, suspect_file, filename: str, incident=N
         except (loading.UnsafeArtifact, loading.CorruptArtifact, loading.UnsupportedFlavour) as exc:
             raise InvalidInput(f"The suspect model cannot be loaded safely: {exc}", field="suspect") from exc
         rows = pd.DataFrame(job.result["fingerprint_rows"])
+        # PostgreSQL's jsonb does not keep key order: put the columns back in the model's feature order.
+        order = [f for f in (version.feature_names or []) if f in rows.columns]
+        rows = rows[order + [c for c in rows.columns if c not in order]]
         try:
             outputs = [str(v) for v in suspect.predict(rows)]
         except Exception as exc:  # the suspect is untrusted: a model that cannot predict is a clear answer
