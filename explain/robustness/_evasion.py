@@ -1,8 +1,9 @@
 """The evasion battery shared by adversarial_evasion, adversarial_detection and the hardening kinds.
 
-`Evasion(model, X, truth, reference, classes, settings)` attacks the rows of X: HopSkipJump once (black-box,
-every classifier; its adversarial rows are the smallest it found, so "broken at eps" means found within an L-inf
-distance of eps standard deviations) and, for models ART can differentiate, FGSM and PGD at each eps (L-inf).
+`Evasion(model, space, classes, settings, pool=..., random_state=...).run(A)` attacks the encoded rows A:
+HopSkipJump once (black-box, every classifier; its adversarial rows are the closest it found, so "broken at eps"
+means found within an L-inf distance of eps standard deviations) and, for models ART can differentiate, FGSM and
+PGD once per eps (L-inf). `summarise` turns the runs into one record per (attack, eps).
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ def compare(original, new, X_eval: pd.DataFrame, target: pd.Series, outputs, spa
         runs = evasion.run(space.encode(chosen), lambda fraction, message, p=position, n=name: progress(
             (p + fraction) / 2, f"{n} model: {message}"))
         attacks[name] = {"records": summarise(runs, space, params["eps"], truth_index),
-                         "attacks": evasion.attacks(), "gradient_note": evasion.gradient_note}
+                         "attacks": evasion.attacks(), "gradient_note": evasion.gradient_note,
+                         "notes": [note for run_ in runs for note in run_.notes]}
     common = [a for a in attacks["original"]["attacks"] if a in attacks["new"]["attacks"]]
     rows = []
     for attack in common:

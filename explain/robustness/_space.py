@@ -32,9 +32,10 @@ from ._base import categorical_columns, column_stats, load_art, numeric_columns,
 
 SPACE_NOTE = ("numeric columns standardised with the reference data's mean and std (distances are in standard "
               "deviations); categorical columns and missing values held fixed; values clipped to the reference "
-              "data's observed range; each query decoded back to the original columns")
-GRADIENT_ESTIMATORS = ("LogisticRegression", "SVC", "LinearSVC")
+              "data's observed range; integer-valued columns treated as continuous; each query decoded back to the "
+              "original columns")
 FD_STEP = 1e-3
+REPEATS_TO_STOP = 10
 
 
 class AttackSpace:
@@ -121,17 +122,61 @@ class AttackSpace:
         }
 
 
+class AttackAborted(Exception):
+    """Raised from inside an ART attack to stop it (see `Watch`)."""
+
+
+class Watch:
+    """Guards one row's black-box attack: stops it on a non-finite query, on the same single point queried again and
+    again (ART's HopSkipJump step search halves its step forever when its current point is not adversarial)
+    or past a query budget, and remembers the closest adversarial point queried so far."""
+
+    def __init__(self, origin: np.ndarray, clean: int, n_numeric: int, norm, limit: int):
+        self.origin, self.clean, self.n_numeric, self.norm, self.limit = origin, clean, n_numeric, norm, limit
+        self.queries = 0
+        self.last, self.repeats = None, 0
+        self.best, self.best_distance = None, np.inf
+
+    def before(self, A: np.ndarray) -> None:
+        if not np.all(np.isfinite(A)):
+            raise AttackAborted("a non-finite query")
+        self.queries += len(A)
+        if self.queries > self.limit:
+            raise AttackAborted("the query budget")
+        if len(A) == 1:
+            self.repeats = self.repeats + 1 if self.last is not None and np.array_equal(A[0], self.last) else 0
+            if self.repeats >= REPEATS_TO_STOP:
+                raise AttackAborted("repeated queries of the same point (the step search stopped moving)")
+            self.last = A[0].copy()
+
+    def after(self, A: np.ndarray, index: np.ndarray) -> None:
+        adversarial = np.flatnonzero(index != self.clean)
+        if not len(adversarial):
+            return
+        delta = (A[adversarial] - self.origin)[:, : self.n_numeric]
+        distance = np.abs(delta).max(axis=1) if self.norm in (np.inf, "inf") else np.linalg.norm(delta, axis=1)
+        k = int(np.argmin(distance))
+        if distance[k] < self.best_distance:
+            self.best, self.best_distance = A[adversarial[k]].copy(), float(distance[k])
+
+
 class SpaceModel:
     """The loaded model seen from the attack space: probabilities in `classes` order; counts its queries."""
 
     def __init__(self, model, space: AttackSpace, classes: list):
         self.model, self.space, self.classes = model, space, list(classes)
         self.queries = 0
+        self.watch: Watch | None = None
 
     def __call__(self, A: np.ndarray) -> np.ndarray:
         A = np.asarray(A, dtype=float).reshape(-1, self.space.width)
+        if self.watch is not None:
+            self.watch.before(A)
         self.queries += len(A)
-        return probabilities(self.model, self.space.decode(A), self.classes)
+        proba = probabilities(self.model, self.space.decode(A), self.classes)
+        if self.watch is not None:
+            self.watch.after(A, np.argmax(proba, axis=1))
+        return proba
 
     def predict_index(self, A: np.ndarray) -> np.ndarray:
         return np.argmax(self(A), axis=1)
@@ -255,7 +300,8 @@ def hop_skip_jump(space_model: SpaceModel, A: np.ndarray, pool: np.ndarray, *, n
     clean_index = space_model.predict_index(A)
     mask = space.mask(A)
     adversarial = A.copy()
-    failed = 0
+    failed, aborted = 0, []
+    limit = 100 + (max_iter + 1) * (max_eval + 100)
     with quiet():
         attack = HopSkipJump(blackbox(space_model), targeted=False, norm=norm, max_iter=max_iter,
                              max_eval=max_eval, init_eval=min(init_eval, max_eval), init_size=100,
@@ -266,10 +312,22 @@ def hop_skip_jump(space_model: SpaceModel, A: np.ndarray, pool: np.ndarray, *, n
             if init is None:
                 failed += 1
             else:
-                with numpy_seed(random_state + i):
-                    adversarial[i] = attack.generate(A[i : i + 1].astype(np.float32), x_adv_init=init[None].copy(),
-                                                     mask=mask[i : i + 1])[0]
-                adversarial[i] = finish(space, A[i : i + 1], adversarial[i : i + 1])[0]
+                watch = Watch(A[i], int(clean_index[i]), space.n_numeric, norm, limit)
+                space_model.watch = watch
+                try:
+                    with numpy_seed(random_state + i):
+                        found = attack.generate(A[i : i + 1].astype(np.float32), x_adv_init=init[None].copy(),
+                                                mask=mask[i : i + 1])[0]
+                    delta = (np.asarray(found, dtype=float) - A[i])[: space.n_numeric]
+                    distance = np.abs(delta).max() if norm in (np.inf, "inf") else np.linalg.norm(delta)
+                    if watch.best is not None and (distance == 0 or watch.best_distance < distance):
+                        found = watch.best  # a closer adversarial point HopSkipJump queried on its way
+                except AttackAborted as stop:
+                    aborted.append(str(stop))
+                    found = watch.best if watch.best is not None else init
+                finally:
+                    space_model.watch = None
+                adversarial[i] = finish(space, A[i : i + 1], np.asarray(found)[None])[0]
             if progress is not None:
                 progress((i + 1) / len(A), f"HopSkipJump: row {i + 1} of {len(A)}")
     run = AttackRun("hop_skip_jump", None, A, adversarial, clean_index, space_model.predict_index(adversarial))
@@ -277,6 +335,9 @@ def hop_skip_jump(space_model: SpaceModel, A: np.ndarray, pool: np.ndarray, *, n
     if failed:
         run.notes.append(f"no starting point classified differently was found for {failed} row(s): they count as "
                          "not broken")
+    if aborted:
+        run.notes.append(f"HopSkipJump was stopped early on {len(aborted)} row(s) (after "
+                         f"{', '.join(sorted(set(aborted)))}); the closest adversarial point it had queried is kept")
     return run
 
 

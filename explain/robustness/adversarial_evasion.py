@@ -10,7 +10,9 @@ deviations and in original units), and a table of adversarial rows next to their
 Classification only.
 
 Result keys: summary, charts, tables, rows_used, explainer, method, clean_accuracy, results (one record per
-attack and eps; HopSkipJump also with eps None = whatever it found), examples, notes.
+attack and eps: success_rate, robust_accuracy, rows_broken, rows_counted, median_{l2,linf}_{std,abs}, queries),
+hop_skip_jump_unbounded (the same record for whatever HopSkipJump found, at any distance; None without
+HopSkipJump), examples, notes.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
                    "reference": "training data" if reference is not None else "the evaluation sample",
                    "eps": params["eps"]},
         "clean_accuracy": clean_accuracy,
-        "results": records,
+        "results": [r for r in records if r["eps"] is not None],
+        "hop_skip_jump_unbounded": next((r for r in records if r["eps"] is None), None),
         "examples": details,
         "notes": notes,
         "charts": _charts(records, runs, space),

@@ -52,6 +52,7 @@ from ._base import (
     can_take_missing,
     categories,
     column_stats,
+    compute_metrics,
     drop,
     evaluation_target,
     gaussian_noise,
@@ -64,6 +65,7 @@ from ._base import (
     reject_reserved,
     resolve_metric,
     split_engine_params,
+    to_labels,
 )
 
 KIND = "stress_test"
@@ -156,8 +158,10 @@ class Scorer:
     def __call__(self, frame: pd.DataFrame) -> tuple[float | None, float]:
         if self.impute_missing:
             frame = impute(frame, self.stats, self.modes)
-        score = model_metrics(self.model, frame, self.target, self.task, self.outputs)[self.metric]
-        predicted = np.asarray(self.model.predict(frame)).ravel()
+        predicted = np.asarray(self.model.predict(frame)).ravel()  # probabilities only when the metric needs them
+        proba = self.model.predict_proba(frame) if self.metric == "roc_auc" else None
+        labels = predicted.astype(float) if self.task != CLASSIFICATION else to_labels(predicted, self.outputs.classes)
+        score = compute_metrics(self.task, self.target, labels, proba, self.outputs)[self.metric]
         if self.task != CLASSIFICATION:
             return score, float(np.mean(np.abs(predicted.astype(float) - self.clean_predictions.astype(float))))
         changed = float(np.mean([str(a) != str(b) for a, b in zip(predicted, self.clean_predictions, strict=True)]))

@@ -194,3 +194,23 @@ def test_the_engine_inputs_never_reach_the_stored_result():
                                          progress=no_progress)
     text = json.dumps(result, allow_nan=False)
     assert "_training" not in text and isinstance(params["_training"][0], pd.DataFrame)
+
+
+class Cancelled(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_exception_raised_by_progress_cancels_the_analysis(kind):
+    X, y = credit_sample(100)
+    calls = []
+
+    def progress(percent, message):
+        calls.append(percent)
+        if len(calls) == 2:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        ROBUSTNESS[kind].run(credit_hgb(), X, y, task="classification", params=engine_params(kind),
+                             progress=progress)
+    assert len(calls) == 2

@@ -104,7 +104,8 @@ def test_the_black_box_attack_finds_the_boundary_of_a_linear_model():
     model = SklearnModel(LogisticRegression().fit(X, y), "sklearn")
     result, _ = run("adversarial_evasion", model, X, y, n_samples=10, eps=[0.05, 5.0], attacks=["hop_skip_jump"],
                     hsj_max_iter=10)
-    found = next(r for r in result["results"] if r["attack"] == "hop_skip_jump" and r["eps"] is None)
+    found = result["hop_skip_jump_unbounded"]
+    assert all(r["eps"] is not None for r in result["results"])  # eps-bounded records only
     assert found["success_rate"] == 1.0  # every correctly classified row has a boundary somewhere
     # the exact L2 distance of each row to the logistic boundary, in std units, bounds what HopSkipJump can find
     logistic = model.estimator
