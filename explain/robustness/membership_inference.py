@@ -108,6 +108,9 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
     report(3, "Choosing members and non-members")
     overlap = _row_keys(X_eval).isin(_row_keys(X_train))
     X_out, y_out = X_eval[~overlap], target[~overlap]
+    if not len(X_out):
+        raise AnalysisError("every row of the evaluation sample also appears in the training data: there are no "
+                            "non-members to tell apart; evaluate on data the model was not trained on")
     n = min(len(X_train), len(X_out), params["max_rows_per_group"])
     if n < 10:
         raise AnalysisError(f"only {n} rows per group (members / non-members) are available; at least 10 are needed")
