@@ -208,6 +208,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu's virtual transports sleep this long when the queue is empty (default 1 s): that sleep was most
+        # of a job's queue wait (bench/README.md); a listdir of an almost empty folder costs next to nothing.
+        "polling_interval": env_int("CELERY_POLLING_INTERVAL_MS", 200) / 1000,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 4 * 3600)}

@@ -341,7 +341,8 @@ def job_reap(*, stale_after: timedelta | None = None) -> dict:
     return {"requeued": requeued, "failed": failed}
 
 
-__all__ = ["AnalysisError", "JobCancelled", "job_cancel", "job_enqueue", "job_execute", "job_reap", "job_rerun"]
+__all__ = ["AnalysisError", "JobCancelled", "fingerprint_check", "job_cancel", "job_enqueue", "job_execute", "job_reap",
+           "job_rerun"]
 
 
 def fingerprint_check(*, actor, version, suspect_file, filename: str, incident=None) -> dict:
@@ -356,6 +357,8 @@ def fingerprint_check(*, actor, version, suspect_file, filename: str, incident=N
     from .robustness import check_suspect
 
     require(actor, Action.JOB_RUN)
+    if incident is not None:
+        require(actor, Action.INCIDENT_OPEN)  # the result goes on the incident's timeline, like a note
     job = (AnalysisJob.objects.filter(version=version, kind="fingerprint", status=JobStatus.SUCCEEDED)
            .order_by("-finished_at", "-id").first())
     if job is None or not job.result:
@@ -402,10 +405,12 @@ def fingerprint_check(*, actor, version, suspect_file, filename: str, incident=N
     with transaction.atomic():
         audit.record(actor=actor, action="fingerprint.check", obj=version, after=outcome)
         if incident is not None:
-            from incidents.models import TimelineEntry
+            from incidents.services import timeline_add_analysis
 
-            TimelineEntry.objects.create(incident=incident, kind="job", author=actor,
-                                         body=f"Fingerprint check of {filename} against {version}: "
-                                              f"{outcome.get('matches')}/{outcome.get('n')} match, "
-                                              f"p = {outcome.get('p_value'):.2e}. {outcome.get('verdict', '')}")
+            timeline_add_analysis(
+                actor=actor, incident=incident, job=job, after={"check": "fingerprint", **outcome},
+                body=f"Fingerprint check of {filename} against {version}: {outcome.get('matches')}/"
+                     f"{outcome.get('n')} outputs match, p = {outcome.get('p_value'):.2e}. "
+                     f"{outcome.get('verdict', '')}",
+            )
     return outcome

@@ -253,6 +253,16 @@ def timeline_add(*, actor, incident: Incident, body: str = "", link_url: str = "
 
 
 @transaction.atomic
+def timeline_add_analysis(*, actor, incident: Incident, job, body: str, after: dict) -> TimelineEntry:
+    """Evidence computed from an analysis (e.g. a fingerprint check of a suspect model), linked to its job."""
+    require(actor, Action.INCIDENT_OPEN)
+    entry = _entry(incident, TimelineKind.JOB, body, author=actor, link_url=f"/jobs/{job.pk}/",
+                   link_label=f"{job.kind} job #{job.pk}", job=job)
+    audit.record(actor=actor, action="incident.analysis_evidence", obj=incident, after={"entry": entry.pk, **after})
+    return entry
+
+
+@transaction.atomic
 def containment_action(*, actor, incident: Incident, kind: str, reason: str, version: ModelVersion | None = None,
                        model: RegisteredModel | None = None) -> ContainmentAction:
     """Revoke a version or roll a model back, through the registry's own services and rules."""

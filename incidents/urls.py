@@ -13,6 +13,8 @@ urlpatterns = [
     path("incidents/<int:pk>/tasks/", views.IncidentTaskView.as_view(), name="incident-task"),
     path("incidents/<int:pk>/contain/", views.IncidentContainView.as_view(), name="incident-contain"),
     path("incidents/<int:pk>/jobs/", views.IncidentJobView.as_view(), name="incident-job"),
+    path("incidents/<int:pk>/fingerprint-check/", views.IncidentFingerprintView.as_view(),
+         name="incident-fingerprint-check"),
     path("incidents/<int:pk>/review/", views.IncidentReviewView.as_view(), name="incident-review"),
     path("incidents/<int:pk>/export/", views.IncidentExportView.as_view(), name="incident-export"),
     path("notifications/", views.NotificationsView.as_view(), name="notifications"),

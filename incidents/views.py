@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.views import View
 
 from explain.kinds import KINDS as ANALYSES
-from governance.errors import DomainError
+from governance.errors import DomainError, InvalidInput
 from governance.models import ModelVersion
 from governance.permissions import Action, ActionRequiredMixin, can
 from governance.views import form_error, paginate
@@ -194,6 +194,25 @@ class IncidentJobView(_IncidentAction):
         job = services.incident_start_job(actor=request.user, incident=incident, version=version,
                                           kind=request.POST.get("kind", ""))
         return f"Job #{job.pk} queued; its result will appear on the timeline."
+
+
+class IncidentFingerprintView(_IncidentAction):
+    """Ownership evidence for an extraction incident: compare a suspect model with an affected version."""
+
+    required_action = Action.INCIDENT_OPEN  # writes on the timeline; the service also needs JOB_RUN
+    anchor = "#timeline"
+
+    def perform(self, request, incident):
+        from explain.services import fingerprint_check
+
+        version = get_object_or_404(ModelVersion, pk=request.POST.get("version"))
+        suspect = request.FILES.get("suspect")
+        if suspect is None:
+            raise InvalidInput("Choose the suspect model file or a CSV of its outputs.", field="suspect")
+        outcome = fingerprint_check(actor=request.user, version=version, suspect_file=suspect,
+                                    filename=suspect.name, incident=incident)
+        return (f"Fingerprint check of {suspect.name}: {outcome['matches']}/{outcome['n']} outputs match "
+                f"(p = {outcome['p_value']:.2e}); recorded on the timeline.")
 
 
 class IncidentReviewView(_IncidentAction):

@@ -102,3 +102,39 @@ def test_hardened_version_page_shows_before_and_after(trained_version, client):
     client.force_login(author)
     page = client.get(reverse("version-detail", args=["iris", job.result["new_version"]])).content.decode()
     assert 'data-testid="hardening-origin"' in page and "Clean accuracy" in page
+
+
+def test_a_suspect_checked_from_an_incident_goes_on_its_timeline(iris_version, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from governance.models import AuditEvent
+    from incidents.models import TimelineEntry
+    from incidents.services import incident_open
+    from tests.conftest import make_user
+
+    author = iris_version.author
+    run(services.job_enqueue(actor=author, version=iris_version, kind="fingerprint"))
+    incident = incident_open(actor=author, title="A copy of iris is served by a competitor", severity="sev2",
+                             category="extraction", affected_models=[iris_version.model])
+    url = reverse("incident-fingerprint-check", args=[incident.pk])
+
+    reviewer = make_user("fp_reviewer", ["reviewer"])  # may run jobs, may not write on incidents
+    client.force_login(reviewer)
+    page = client.get(reverse("incident-detail", args=[incident.pk])).content.decode()
+    assert url not in page
+    response = client.post(url, {"version": iris_version.pk, "suspect": SimpleUploadedFile("s.skops", iris_skops())})
+    assert response.status_code == 403
+    assert not TimelineEntry.objects.filter(incident=incident, kind="job").exists()
+
+    client.force_login(author)
+    assert url in client.get(reverse("incident-detail", args=[incident.pk])).content.decode()
+    response = client.post(url, {"version": iris_version.pk}, follow=True)
+    assert "Choose the suspect model" in response.content.decode()
+    response = client.post(url, {"version": iris_version.pk,
+                                 "suspect": SimpleUploadedFile("suspect.skops", iris_skops())}, follow=True)
+    assert "outputs match" in response.content.decode()
+    entry = TimelineEntry.objects.get(incident=incident, kind="job")
+    assert "Fingerprint check of suspect.skops" in entry.body and entry.job.kind == "fingerprint"
+    event = AuditEvent.objects.get(action="incident.analysis_evidence", object_id=str(incident.pk))
+    assert event.changes["after"]["match_rate"] == 1.0 and event.changes["after"]["p_value"] < 0.01
