@@ -76,7 +76,7 @@ def build(version, *, include_full_results: bool = True) -> dict:
         "model_card": _card(version),
         "compatibility": {"status": version.compat_status, **(version.compat_result or {})},
         "checks": [c.as_dict() for c in checks.evaluate(version)],
-        "robustness_scorecard": scorecard(version),
+        "robustness_scorecard": scorecard(version, latest),
         "analyses": analyses,
     }
 

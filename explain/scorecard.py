@@ -95,11 +95,13 @@ RULES = {
 }
 
 
-def scorecard(version) -> dict:
+def scorecard(version, latest: dict | None = None) -> dict:
+    """`latest`: the caller's selectors.latest_results(version), when it already has it."""
     from .kinds import KINDS
 
     t = thresholds_for(version)
-    latest = selectors.latest_results(version)
+    if latest is None:
+        latest = selectors.latest_results(version, kinds=RULES)
     required = [k for k in t["required"] if not (version.model.task == "regression" and k == "adversarial_evasion")]
     rows, failures, missing = [], [], []
     for kind, (rule, describe) in RULES.items():

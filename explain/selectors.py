@@ -29,14 +29,21 @@ def is_stale(job: AnalysisJob, version=None) -> str:
     return ""
 
 
-def latest_results(version) -> dict:
-    """The latest succeeded job per kind for this version, with its staleness."""
+def latest_results(version, kinds=None) -> dict:
+    """The latest succeeded job per kind for this version, with its staleness.
+
+    Only the chosen rows are fetched with their results: a version collects re-runs, and decoding every
+    result (each up to megabytes of JSON) was most of the report page's time."""
+    candidates = AnalysisJob.objects.filter(version=version, status=JobStatus.SUCCEEDED)
+    if kinds is not None:
+        candidates = candidates.filter(kind__in=list(kinds))
+    chosen = {}
+    for pk, kind in candidates.order_by("-finished_at", "-id").values_list("pk", "kind"):
+        chosen.setdefault(kind, pk)
     latest = {}
-    for job in (AnalysisJob.objects.filter(version=version, status=JobStatus.SUCCEEDED)
-                .select_related("dataset", "created_by").order_by("-finished_at", "-id")):
-        if job.kind not in latest:
-            job.stale_reason = is_stale(job, version)
-            latest[job.kind] = job
+    for job in AnalysisJob.objects.filter(pk__in=chosen.values()).select_related("dataset", "created_by"):
+        job.stale_reason = is_stale(job, version)
+        latest[job.kind] = job
     return latest
 
 
@@ -49,7 +56,7 @@ def _evidence(version, kinds, label) -> tuple[str, str, str]:
 
     jobs = AnalysisJob.objects.filter(version=version, kind__in=kinds).filter(
         Q(status=JobStatus.SUCCEEDED) | Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-    ).order_by("-created_at")
+    ).defer("result").order_by("-created_at")
     url = reverse("version-report", args=[version.model.name, version.number])
     for job in jobs:
         if job.status != JobStatus.SUCCEEDED:

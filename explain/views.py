@@ -14,7 +14,6 @@ from .filtersets import AnalysisJobFilterSet
 from .forms import RunAnalysisForm
 from .kinds import KINDS as ANALYSES
 from .models import AnalysisJob
-from .scorecard import scorecard
 
 
 def _job(pk):
@@ -106,7 +105,7 @@ class VersionReportView(ActionRequiredMixin, View):
             "version": version, "model": version.model, "report": document,
             "form": RunAnalysisForm(initial={"dataset": version.evaluation_dataset_id}),
             "jobs": selectors.version_jobs(version, limit=10), "may_run": can(request.user, Action.JOB_RUN),
-            "scorecard": scorecard(version),
+            "scorecard": document["robustness_scorecard"],
             "charts": [(f"chart-{i}-{j}", chart) for i, entry in enumerate(document["analyses"])
                        for j, chart in enumerate(entry.get("charts", []))],
         })

@@ -59,3 +59,24 @@ def test_open_triage_and_contain_an_incident(page, live_server, artifacts, relea
     page.wait_for_selector(".plotly-chart .main-svg")
     page.screenshot(path=str(artifacts / "incident-metrics.png"), full_page=True)
     assert page.console_errors == [], page.console_errors
+
+
+def test_a_stolen_copy_is_recognised_from_the_incident_page(page, live_server, artifacts, released, tmp_path):
+    from explain import services as jobs
+    from incidents.services import incident_open
+
+    manager = make_user("ines", ["incident_manager"])
+    job = jobs.job_enqueue(actor=manager, version=released, kind="fingerprint")
+    jobs.job_execute(job_id=job.pk, hostname="test")
+    incident = incident_open(actor=manager, title="A look-alike iris API", severity="sev2", category="extraction",
+                             affected_models=[released.model], affected_versions=[released])
+    suspect = tmp_path / "lookalike.skops"
+    suspect.write_bytes(iris_skops())
+    login(page, live_server, "ines")
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    page.set_input_files("#fingerprint input[name=suspect]", str(suspect))
+    page.click("#fingerprint button:has-text('Check')")
+    entry = page.wait_for_selector("[data-testid=timeline] >> text=Fingerprint check of lookalike.skops")
+    assert "outputs match" in entry.inner_text()
+    page.screenshot(path=str(artifacts / "incident-fingerprint.png"), full_page=True)
+    assert page.console_errors == [], page.console_errors
