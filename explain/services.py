@@ -182,9 +182,11 @@ def _engine_inputs(job: AnalysisJob, model, progress) -> dict:
     from governance.selectors import dataset_frame
     from governance.services import version_load_model
 
+    from .kinds import ROBUSTNESS_KINDS
+
     params = {k: v for k, v in job.params.items() if k != "members"}
     training = job.version.training_dataset
-    if training is not None:
+    if training is not None and job.kind in ROBUSTNESS_KINDS:  # the explainability analyses take no engine inputs
         progress(6, "Loading the training dataset")
         frame = dataset_frame(training)
         features = job.version.feature_names or training.feature_columns

@@ -138,3 +138,10 @@ def test_a_suspect_checked_from_an_incident_goes_on_its_timeline(iris_version, c
     assert "Fingerprint check of suspect.skops" in entry.body and entry.job.kind == "fingerprint"
     event = AuditEvent.objects.get(action="incident.analysis_evidence", object_id=str(incident.pk))
     assert event.changes["after"]["match_rate"] == 1.0 and event.changes["after"]["p_value"] < 0.01
+
+
+@pytest.mark.parametrize("kind", ["shap_global", "permutation_importance", "rule_extraction"])
+def test_explanations_run_on_a_version_with_a_training_dataset(trained_version, kind):
+    job = run(services.job_enqueue(actor=trained_version.created_by, version=trained_version, kind=kind,
+                                   params={"max_rows": 100}))
+    assert job.status == "succeeded", job.error_message
