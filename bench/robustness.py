@@ -6,12 +6,14 @@
 1. Starts from a fresh data dir: it wipes BULWARK_DATA_DIR if it holds the `.kindbench` marker and refuses a
    non-empty dir without it. Migrates and runs `seed_demo`, so the models, versions and datasets are exactly
    the ones `make run` shows (seed_demo also queues its own demo jobs; nothing consumes them here).
-2. For each demo model, on its newest version (the one seed_demo registers last), for each kind: `job_enqueue`
+2. For each version of each demo model (or only the newest, with --latest), for each kind: `job_enqueue`
    with no params (so the kind's defaults; the ensemble gets every other version of the model as members),
    then `job_execute` in this process: the task body a worker runs, minus the broker hop (bench/jobs.py
    measures that hop). One thread for OpenMP/BLAS, as config/celery.py sets for the workers.
-3. Prints wall and CPU seconds per kind and model, the rows analysed, the status and a verdict against the
-   2-minute target for default settings.
+3. Prints wall and CPU seconds per kind and version, the rows analysed, the status and a verdict against the
+   2-minute target for default settings. A job that ends `failed` with a message and no traceback refused
+   cleanly (e.g. poisoning an ONNX model, which cannot be refitted): it shows as "n/a" with its reason.
+   A failure with a traceback is a crash, and fails the bench.
 """
 
 import os
@@ -35,6 +37,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", help="comma-separated demo model names (default: all four)")
     parser.add_argument("--kinds", help="comma-separated job kinds (default: every kind)")
+    parser.add_argument("--latest", action="store_true", help="only the newest version of each model")
     parser.add_argument("--json", help="write the results here as JSON too")
     return parser.parse_args()
 
@@ -56,7 +59,10 @@ def run_kind(actor, version, kind: str) -> dict:
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     job = AnalysisJob.objects.get(pk=job.pk)
     rows = len((job.result or {}).get("rows_used") or [])
-    return {"status": job.status, "wall": wall, "cpu": cpu, "rows": rows, "load": load, "job": job.pk,
+    status = job.status
+    if status == "failed" and not job.error_traceback:
+        status = "n/a"  # the analysis said why it does not apply to this model
+    return {"status": status, "wall": wall, "cpu": cpu, "rows": rows, "load": load, "job": job.pk,
             "note": job.error_message[:200]}
 
 
@@ -83,40 +89,51 @@ def main():
     if unknown:
         sys.exit(f"unknown kinds: {unknown}")
 
-    results = {}
+    results, columns = {}, []
     for name in models:
         model = RegisteredModel.objects.get(name=name)
-        version = model.versions.order_by("-number").first()
-        for kind in kinds:
-            version.refresh_from_db()
-            outcome = run_kind(actor, version, kind)
-            results[f"{name} v{version.number}/{kind}"] = outcome
-            shown = (f"{outcome['wall']:.1f} s (cpu {outcome['cpu']:.1f}, {outcome['rows']} rows, "
-                     f"load {outcome['load']:.2f})" if "wall" in outcome else "")
-            print(f"{name} v{version.number} {kind}: {outcome['status']} {shown} {outcome['note']}", flush=True)
+        numbers = list(model.versions.order_by("number").values_list("number", flat=True))
+        for number in numbers[-1:] if args.latest else numbers:
+            version = model.versions.get(number=number)
+            column = f"{name} v{number} ({version.flavour})"
+            columns.append(column)
+            for kind in kinds:
+                version.refresh_from_db()
+                outcome = run_kind(actor, version, kind)
+                results[(column, kind)] = outcome
+                shown = (f"{outcome['wall']:.1f} s (cpu {outcome['cpu']:.1f}, {outcome['rows']} rows, "
+                         f"load {outcome['load']:.2f})" if "wall" in outcome else "")
+                print(f"{column} {kind}: {outcome['status']} {shown} {outcome['note']}", flush=True)
 
     print()
-    print("| kind | " + " | ".join(models) + " |")
-    print("| --- |" + " ---: |" * len(models))
-    worst = 0.0
+    print("Seconds (wall) per kind with its default parameters; n/a = the job refused with a reason.")
+    print()
+    print("| kind | " + " | ".join(columns) + " |")
+    print("| --- |" + " ---: |" * len(columns))
+    worst, reasons = 0.0, {}
     for kind in kinds:
         cells = []
-        for name in models:
-            outcome = next(v for k, v in results.items() if k.startswith(f"{name} v") and k.endswith(f"/{kind}"))
-            if "wall" not in outcome:
+        for column in columns:
+            outcome = results[(column, kind)]
+            if outcome["status"] in ("skipped", "n/a"):
                 cells.append(outcome["status"])
+                reasons.setdefault(outcome["note"], []).append(f"{column} {kind}")
                 continue
             worst = max(worst, outcome["wall"])
             mark = "" if outcome["status"] == "succeeded" else f" ({outcome['status']})"
             cells.append(f"{outcome['wall']:.1f}{mark}")
         label = kind + (" (robustness)" if kind in ROBUSTNESS_KINDS else "")
         print(f"| {label} | " + " | ".join(cells) + " |")
-    failed = [k for k, v in results.items() if v["status"] not in ("succeeded", "skipped")]
+    print()
+    for note, where in reasons.items():
+        print(f"- n/a ({len(where)}×): {note}")
+    failed = [f"{c} {k}: {v['note']}" for (c, k), v in results.items()
+              if v["status"] not in ("succeeded", "skipped", "n/a")]
     print()
     print(f"slowest: {worst:.1f} s -> {'PASS' if worst <= TARGET_SECONDS and not failed else 'FAIL'} "
-          f"(target: every kind's defaults within {TARGET_SECONDS} s); not succeeded: {failed or 'none'}")
+          f"(target: every kind's defaults within {TARGET_SECONDS} s); crashed: {failed or 'none'}")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps({f"{c} / {k}": v for (c, k), v in results.items()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -81,12 +81,24 @@ def detect_flavour(filename: str, head: bytes) -> str | None:
 
 
 # --- scanning ----------------------------------------------------------------------------------
-def scan_artifact(data: bytes, flavour: str) -> ScanReport:
-    """Static scan: nothing from the file is imported, unpickled or executed."""
+def _bytes_or_file(data, flavour: str):
+    """skops reads a zip's members on demand from a seekable file: scanning and loading it from the upload's file
+    spares holding the whole artifact in memory once more (bench/README.md). Every other flavour reads bytes."""
+    if isinstance(data, bytes | bytearray | memoryview) or data is None:
+        return bytes(data or b"")
+    data.seek(0)
+    if flavour == "sklearn":
+        return data
+    return data.read()
+
+
+def scan_artifact(data, flavour: str) -> ScanReport:
+    """Static scan: nothing from the file is imported, unpickled or executed. `data`: bytes, or a seekable
+    binary file."""
     scanner = _SCANNERS.get(flavour)
     if scanner is None:
         raise UnsupportedFlavour(f"unknown flavour {flavour!r}; expected one of {', '.join(FLAVOUR_EXTENSIONS)}")
-    data = bytes(data or b"")
+    data = _bytes_or_file(data, flavour)
     try:
         return scanner(data)
     except (UnsafeArtifact, CorruptArtifact, UnsupportedFlavour):
@@ -117,10 +129,17 @@ def _skops_trusted() -> set[str]:
     return set(getattr(settings, "SKOPS_TRUSTED_TYPES", None) or ())
 
 
-def _check_zip(data: bytes):
+def _zip_source(data):
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
+    data.seek(0)
+    return data
+
+
+def _check_zip(data):
     """Refuse zip bombs before skops inflates anything (declared sizes bound what zipfile reads)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(_zip_source(data)) as archive:
             total = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         raise CorruptArtifact(f"not a valid skops (zip) file: {exc}")
@@ -129,17 +148,19 @@ def _check_zip(data: bytes):
         raise CorruptArtifact(f"zip contents inflate to {total} bytes, over the decompression limit of {limit}")
 
 
-def _skops_untrusted(data: bytes) -> list[str]:
+def _skops_untrusted(data) -> list[str]:
     import skops.io
 
     _check_zip(data)
     try:
-        return sorted(skops.io.get_untrusted_types(data=data))
+        if isinstance(data, bytes):
+            return sorted(skops.io.get_untrusted_types(data=data))
+        return sorted(skops.io.get_untrusted_types(file=_zip_source(data)))  # ZipFile takes a file object too
     except Exception as exc:  # noqa: BLE001 - skops raises many types on a malformed archive
         raise CorruptArtifact(f"not a valid skops file: {type(exc).__name__}: {exc}")
 
 
-def _scan_skops(data: bytes) -> ScanReport:
+def _scan_skops(data) -> ScanReport:
     untrusted = _skops_untrusted(data)
     trusted = _skops_trusted()
     report = ScanReport(flavour="sklearn", scanned={"types": untrusted,
@@ -264,14 +285,15 @@ _SCANNERS = {
 
 
 # --- loading -----------------------------------------------------------------------------------
-def load_model(data: bytes, flavour: str, *, feature_names: list[str] | None = None) -> adapters.LoadedModel:
-    """Scan, refuse anything unsafe, then load with the flavour's own safe loader.
+def load_model(data, flavour: str, *, feature_names: list[str] | None = None) -> adapters.LoadedModel:
+    """Scan, refuse anything unsafe, then load with the flavour's own safe loader. `data`: bytes, or a seekable
+    binary file.
 
     `feature_names` fills in names the file does not carry (e.g. a model trained on a bare array).
     """
     if flavour not in _SCANNERS:
         raise UnsupportedFlavour(f"unknown flavour {flavour!r}; expected one of {', '.join(FLAVOUR_EXTENSIONS)}")
-    data = bytes(data or b"")
+    data = _bytes_or_file(data, flavour)
     try:
         model = _LOADERS[flavour](data)
     except (UnsafeArtifact, CorruptArtifact, UnsupportedFlavour):
@@ -310,13 +332,16 @@ def _sklearn_like(obj, flavour: str) -> adapters.LoadedModel:
     return adapters.SklearnModel(obj, flavour)
 
 
-def _load_skops(data: bytes) -> adapters.LoadedModel:
+def _load_skops(data) -> adapters.LoadedModel:
     import skops.io
 
     report = _scan_skops(data)
     _require_safe(report)
     try:
-        estimator = skops.io.loads(data, trusted=report.scanned["trusted_by_admin"])
+        if isinstance(data, bytes):
+            estimator = skops.io.loads(data, trusted=report.scanned["trusted_by_admin"])
+        else:
+            estimator = skops.io.load(_zip_source(data), trusted=report.scanned["trusted_by_admin"])
     except Exception as exc:  # noqa: BLE001 - skops/sklearn errors on a malformed but well-zipped file
         raise CorruptArtifact(f"skops could not load the model: {type(exc).__name__}: {exc}")
     return _sklearn_like(estimator, "sklearn")

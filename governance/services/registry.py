@@ -177,7 +177,7 @@ def dataset_create(*, actor, fileobj, filename: str, name: str = "", target_colu
     return dataset
 
 
-def _scan_or_reject(data: bytes, flavour: str) -> loading.ScanReport:
+def _scan_or_reject(data, flavour: str) -> loading.ScanReport:
     try:
         report = loading.scan_artifact(data, flavour)
     except loading.CorruptArtifact as exc:
@@ -192,7 +192,7 @@ def _scan_or_reject(data: bytes, flavour: str) -> loading.ScanReport:
     return report
 
 
-def _load_or_reject(data: bytes, flavour: str):
+def _load_or_reject(data, flavour: str):
     try:
         return loading.load_model(data, flavour)
     except loading.UnsafeArtifact as exc:
@@ -238,13 +238,12 @@ def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: st
     head = fileobj.read(4096)
     fileobj.seek(0)
     flavour = _resolve_flavour(filename, head, flavour)
-    data = fileobj.read()
-    if not data:
+    if not head:
         raise InvalidInput("The file is empty.", field="artifact")
-    # Scan and load before anything is stored or locked: a bad file leaves nothing behind.
-    report = _scan_or_reject(data, flavour)
-    loaded = _load_or_reject(data, flavour)
-    del data
+    # Scan and load before anything is stored or locked: a bad file leaves nothing behind. The loaders read
+    # the file themselves: skops straight from it, the other flavours into bytes they drop when done.
+    report = _scan_or_reject(fileobj, flavour)
+    loaded = _load_or_reject(fileobj, flavour)
     if loaded.task and loaded.task != model.task:
         raise InvalidInput(
             f"This is a {loaded.task} model but '{model.name}' is registered for {model.task}.", field="artifact"

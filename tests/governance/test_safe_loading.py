@@ -596,10 +596,22 @@ class Doubler(TransformerMixin, BaseEstimator):
         return np.asarray(X) * 2
 
 
-def test_skops_untrusted_type_is_a_finding_until_an_admin_trusts_it(logreg, settings):
+def as_source(data: bytes, kind: str, tmp_path):
+    """skops artifacts are scanned and loaded from bytes (workers) or from the uploaded file (uploads)."""
+    if kind == "bytes":
+        return data
+    if kind == "memory file":
+        return io.BytesIO(data)
+    path = tmp_path / "upload.skops"
+    path.write_bytes(data)
+    return open(path, "rb")  # noqa: SIM115 - closed with tmp_path
+
+
+@pytest.mark.parametrize("kind", ["bytes", "memory file", "disk file"])
+def test_skops_untrusted_type_is_a_finding_until_an_admin_trusts_it(logreg, settings, kind, tmp_path):
     _, X = logreg
     model = Pipeline([("double", Doubler()), ("lr", LogisticRegression())]).fit(X, _xy(logreg)[1])
-    data = skops.io.dumps(model)
+    data = as_source(skops.io.dumps(model), kind, tmp_path)
     type_name = f"{__name__}.Doubler"
 
     settings.SKOPS_TRUSTED_TYPES = []
@@ -705,13 +717,16 @@ def test_decompression_bomb_stops_at_the_cap_without_inflating_it(settings):
         load_model(joblib_bytes(np.zeros(500_000), compress=3), "joblib")
 
 
-def test_zip_bomb_is_refused_before_skops_reads_it(settings):
+@pytest.mark.parametrize("kind", ["bytes", "memory file", "disk file"])
+def test_zip_bomb_is_refused_before_skops_reads_it(settings, kind, tmp_path):
     settings.MAX_DECOMPRESSED_BYTES = 1024 * 1024
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("schema.json", b" " * (4 * 1024 * 1024))
     with pytest.raises(CorruptArtifact, match="decompression limit"):
-        scan_artifact(buffer.getvalue(), "sklearn")
+        scan_artifact(as_source(buffer.getvalue(), kind, tmp_path), "sklearn")
+    with pytest.raises(CorruptArtifact, match="decompression limit"):
+        load_model(as_source(buffer.getvalue(), kind, tmp_path), "sklearn")
 
 
 def test_array_claiming_more_data_than_the_file_holds_is_corrupt(logreg):
