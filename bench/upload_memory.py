@@ -132,7 +132,7 @@ def _instrument_upload(phases: Phases) -> None:
     scan, load, upload = loading.scan_artifact, loading.load_model, artifacts.artifact_upload
 
     def scan_artifact(data, flavour):
-        phases.mark("read (file -> bytes)")
+        phases.mark("before the scan (the upload is read by the scan itself)")
         try:
             return scan(data, flavour)
         finally:
@@ -142,7 +142,7 @@ def _instrument_upload(phases: Phases) -> None:
         try:
             return load(data, flavour, **kwargs)
         finally:
-            phases.mark("load (skops.loads)")
+            phases.mark("load (loading.load_model: skops.io.load from the file)")
 
     @contextlib.contextmanager
     def artifact_upload(fileobj, **kwargs):
