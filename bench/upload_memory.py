@@ -13,6 +13,8 @@
    - ``load-bytes``  ``skops.io.loads(open(path, "rb").read())``: one copy of the bytes + the model
    - ``upload``      ``governance.services.model_version_create(actor=<contributor>, model=...,
                       fileobj=open(path, "rb"), filename="big.skops")``: scan, load, encrypt to storage, rows
+   - ``worker-load`` ``governance.services.version_load_model(version)`` of that upload (registered untimed
+                      first): what the compatibility check and every job pay to decrypt, verify and load
 
    and reports the peak RSS of that process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), the increment
    over ``idle``, and wall time. Each mode runs a second time under ``tracemalloc`` for the peak of traced
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import django_setup  # noqa: E402
 
 MiB = 1024 * 1024
-MODES = ["idle", "read", "load-file", "load-bytes", "upload"]
+MODES = ["idle", "read", "load-file", "load-bytes", "upload", "worker-load"]
 CHILD_MODES = [*MODES, "build"]
 
 
@@ -191,8 +193,11 @@ def child(mode: str, path: Path, trace: bool) -> dict:
 
     trusted = list(settings.SKOPS_TRUSTED_TYPES)
     extra = {}
-    if mode == "upload":
+    if mode in ("upload", "worker-load"):
         user, model = _contributor_and_model()
+    if mode == "worker-load":
+        with open(path, "rb") as fh:
+            uploaded = services.model_version_create(actor=user, model=model, fileobj=fh, filename="big.skops")
     phases = Phases()
     if mode == "upload":
         _instrument_upload(phases)
@@ -220,12 +225,15 @@ def child(mode: str, path: Path, trace: bool) -> dict:
         with open(path, "rb") as fh:
             version = services.model_version_create(actor=user, model=model, fileobj=fh, filename="big.skops")
         extra.update({"version": str(version), "stored_size": version.artifact.size})
+    elif mode == "worker-load":
+        loaded = services.version_load_model(uploaded)
+        extra["trees"] = len(loaded.estimator.estimators_)
     wall = time.perf_counter() - started
     phases.mark("done")
     traced_peak = tracemalloc.get_traced_memory()[1] if trace else None
     if trace:
         tracemalloc.stop()
-    if mode == "upload":  # leave the data dir as it was: the model, its version row and its blob go
+    if mode in ("upload", "worker-load"):  # leave the data dir as it was: the model, its version row and its blob go
         try:
             services.model_delete(actor=user, model=model)
         except Exception as exc:  # noqa: BLE001 - cleanup only; the measurement is already taken

@@ -77,8 +77,10 @@ def load_public_key(pem: str | bytes) -> Ed25519PublicKey:
     return key
 
 
-def verify(doc: dict, *, public_key: Ed25519PublicKey | None = None, artifact: bytes | None = None) -> dict:
-    """Check the signature (and the artifact's hash when given). Returns the payload or raises VerificationError."""
+def verify(doc: dict, *, public_key: Ed25519PublicKey | None = None, artifact: bytes | None = None,
+           artifact_sha256: str | None = None) -> dict:
+    """Check the signature (and the artifact's hash when given: the bytes, or the SHA-256 of bytes the caller has
+    already hashed). Returns the payload or raises VerificationError."""
     if not isinstance(doc, dict) or not {"payload", "signature"} <= set(doc):
         raise VerificationError("Not an attestation document: expected 'payload' and 'signature'.")
     if doc.get("algorithm", ALGORITHM) != ALGORITHM:
@@ -96,8 +98,8 @@ def verify(doc: dict, *, public_key: Ed25519PublicKey | None = None, artifact: b
     except (InvalidSignature, ValueError, TypeError) as exc:
         raise VerificationError("The signature does not match the payload: the attestation was altered "
                                 "or signed by another key.") from exc
-    if artifact is not None:
-        actual = hashlib.sha256(artifact).hexdigest()
+    if artifact is not None or artifact_sha256 is not None:
+        actual = hashlib.sha256(artifact).hexdigest() if artifact is not None else artifact_sha256
         if actual != payload.get("artifact_sha256"):
             raise VerificationError(f"The artifact's SHA-256 is {actual}, but the attestation says "
                                     f"{payload.get('artifact_sha256')}: this is not the released file.")

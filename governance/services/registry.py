@@ -11,7 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from governance import artifacts, audit, datasets, loading
-from governance.choices import CheckStatus, FindingSeverity, RiskTier, Task, VersionStatus
+from governance.choices import CheckStatus, FindingSeverity, Flavour, RiskTier, Task, VersionStatus
 from governance.errors import Conflict, DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from governance.evaluation import evaluate
 from governance.models import (
@@ -368,11 +368,39 @@ def version_read_artifact(version: ModelVersion, *, actor=None) -> bytes:
         raise Conflict(f"Refused to load {version}: {exc}") from exc
 
 
+@contextlib.contextmanager
+def _verified_artifact_file(version: ModelVersion, *, actor=None):
+    """The artifact decrypted into a temporary file, hash-verified (and attestation-verified when released)."""
+    from governance.attestation import VerificationError
+
+    from .releases import verify_release
+
+    try:
+        tmp = artifacts.open_plaintext_tempfile(version.artifact)  # checks size and SHA-256 before returning
+    except artifacts.ArtifactIntegrityError as exc:
+        version_record_integrity_failure(version=version, reason=str(exc), actor=actor)
+        raise Conflict(f"Refused to load {version}: {exc}") from exc
+    with tmp:
+        if version.status == VersionStatus.RELEASED:
+            try:
+                verify_release(version, sha256=version.artifact.sha256)
+            except VerificationError as exc:
+                version_record_integrity_failure(version=version, reason=str(exc), actor=actor)
+                raise Conflict(f"Refused to load {version}: {exc}") from exc
+        yield tmp
+
+
 def version_load_model(version: ModelVersion, *, actor=None):
     """Decrypt, verify the hash, scan and load. Every use of a model goes through here."""
-    data = version_read_artifact(version, actor=actor)
+    names = version.feature_names or None
     try:
-        return loading.load_model(data, version.flavour, feature_names=version.feature_names or None)
+        if version.flavour == Flavour.SKLEARN:
+            # skops reads zip members on demand: from a file, the worker never holds the whole artifact as
+            # bytes next to skops's copies of its members (bench/README.md, upload memory).
+            with _verified_artifact_file(version, actor=actor) as fh:
+                return loading.load_model(fh, version.flavour, feature_names=names)
+        data = version_read_artifact(version, actor=actor)
+        return loading.load_model(data, version.flavour, feature_names=names)
     except (loading.UnsafeArtifact, loading.CorruptArtifact) as exc:
         raise Conflict(f"Refused to load {version}: {exc}") from exc
 

@@ -250,13 +250,14 @@ def model_rollback(*, actor, model: RegisteredModel, reason: str = "") -> ModelV
                     reason=reason or "Rollback")
 
 
-def verify_release(version: ModelVersion, data: bytes) -> None:
-    """A released version is used only if its latest attestation verifies against these exact bytes."""
+def verify_release(version: ModelVersion, data: bytes | None = None, *, sha256: str | None = None) -> None:
+    """A released version is used only if its latest attestation verifies against these exact bytes (or their
+    SHA-256, when the caller verified the decrypted file against it)."""
     signed = version.attestations.order_by("-created_at", "-id").first()
     if signed is None:
         raise attestation.VerificationError("The released version has no attestation.")
     doc = attestation.document(signed.payload, signed.signature, signed.key_fingerprint)
-    payload = attestation.verify(doc, artifact=data)
+    payload = attestation.verify(doc, artifact=data, artifact_sha256=None if data is not None else sha256)
     if payload.get("model") != version.model.name or payload.get("version") != version.number:
         raise attestation.VerificationError("The attestation names a different model or version.")
 

@@ -265,6 +265,24 @@ def test_loading_a_released_version_with_a_tampered_attestation_is_refused(new_v
     assert version.findings.filter(kind="integrity").exists()
 
 
+def test_a_released_version_whose_artifact_was_swapped_is_refused(new_version, cast):
+    """A validly encrypted, self-consistent file and row swapped in: only the attestation can tell."""
+    import io
+
+    from governance import artifacts
+    from governance.models import ModelVersion
+    from tests.ml import iris_pickle
+
+    version = released(new_version("low"), cast)
+    assert version.flavour == "sklearn"  # loaded from a verified temporary file, not from bytes
+    other = artifacts.store_upload(io.BytesIO(iris_pickle()), original_name="other.skops")
+    ModelVersion.objects.filter(pk=version.pk).update(artifact=other)
+    version.refresh_from_db()
+    with pytest.raises(Conflict, match="not the released file"):
+        services.version_load_model(version)
+    assert version.findings.filter(kind="integrity").exists()
+
+
 def test_unreleased_version_has_no_attestation(new_version, cast, api_as):
     version = new_version("low")
     response = api_as(cast["viewer"]).get(f"/api/v1/models/{version.model.name}/versions/1/attestation/")
