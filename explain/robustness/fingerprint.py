@@ -208,6 +208,11 @@ def check_suspect(fingerprint_result: dict, suspect_outputs) -> dict:
         raise AnalysisError("the fingerprint has no rows")
     ours = np.array([_text(v) for v in reference])
     theirs = np.array([_text(v) for v in suspect])
+    known = {_text(c) for c in classes} | set(ours)
+    if not set(theirs) & known:
+        shown = ", ".join(sorted(set(theirs))[:5])
+        raise AnalysisError(f"none of the suspect's outputs ({shown}) is a class of this model "
+                            f"({', '.join(sorted(known)[:10])}): give the outputs as the model's own labels")
     matches = int(np.sum(ours == theirs))
     labels = sorted(set(ours) | set(theirs))
     p_model = {c: float(np.mean(ours == c)) for c in labels}

@@ -12,6 +12,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
+from explain.analyses import AnalysisError
 from explain.robustness import ROBUSTNESS, check_suspect
 from explain.robustness.fingerprint import fingerprint_inputs
 from governance.loading.adapters import SklearnModel
@@ -264,3 +265,7 @@ def test_a_fingerprint_recognises_the_model_and_not_an_unrelated_one():
     assert abs(other["match_rate"] - other["chance_agreement"]) < 0.2
     assert other["p_value"] > 0.01
     assert 0 < other["chance_agreement"] < 1
+
+    # Outputs in another vocabulary (0/1 for "good"/"bad") would match nothing: say so instead of "no evidence".
+    with pytest.raises(AnalysisError, match="none of the suspect's outputs"):
+        check_suspect(stored, [i % 2 for i in range(len(rows))])
