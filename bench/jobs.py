@@ -554,7 +554,7 @@ try {
   new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push(e.duration); })
     .observe({type: "longtask", buffered: true});
 } catch (e) { window.__longtasks = null; }
-// Time every Plotly.newPlot the page makes: wrap it as soon as plotly.min.js assigns window.Plotly.
+// Time every Plotly.newPlot the page makes: wrap it as soon as the plotly bundle assigns window.Plotly.
 window.__plots = [];
 let plotly;
 Object.defineProperty(window, "Plotly", {

@@ -84,7 +84,7 @@ def build(version, *, include_full_results: bool = True) -> dict:
 def export_html(version) -> str:
     """A single self-contained HTML file: styles, plotly.js and the data inline; it needs no network."""
     document = build(version)
-    plotly_js = Path(finders.find("vendor/plotly/plotly.min.js")).read_text(encoding="utf-8")
+    plotly_js = Path(finders.find("vendor/plotly/plotly-cartesian.min.js")).read_text(encoding="utf-8")
     css = Path(finders.find("vendor/bootstrap/bootstrap.min.css")).read_text(encoding="utf-8")
     return render_to_string("explain/report_export.html", {
         "report": document, "plotly_js": plotly_js, "bootstrap_css": css, "version": version,

@@ -144,14 +144,20 @@ class _Heartbeat(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self):
+        from django.db import DatabaseError, connection
+
         try:
             while not self.stopped.wait(self.interval):
-                AnalysisJob.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
-                    heartbeat_at=timezone.now())
+                try:
+                    AnalysisJob.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except DatabaseError as exc:
+                    # One missed beat (a busy SQLite file, a dropped connection) must not end the heartbeat:
+                    # the reaper would take a live job for a dead one. Reconnect at the next beat.
+                    log.warning("heartbeat of job %s missed: %s", self.job_id, exc)
+                    connection.close()
         finally:
             close_old_connections()
-            from django.db import connection
-
             connection.close()
 
 

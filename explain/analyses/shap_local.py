@@ -111,14 +111,18 @@ def waterfall_chart(explanation: _shap.Explanation, X: pd.DataFrame, i: int) -> 
         names.insert(0, f"{len(rest)} other features")
         deltas.insert(0, float(phi[rest].sum()))
     base, prediction = float(explanation.base_values[k]), float(explanation.predictions[i, k])
-    fig = go.Figure(go.Waterfall(
+    # A waterfall drawn as floating bars: each contribution starts where the running sum stands. (plotly's own
+    # waterfall trace is not in the cartesian bundle the pages load: 1.5 MB instead of the full 4.8 MB.)
+    starts = list(np.cumsum([base, *deltas[:-1]])) if deltas else []
+    fig = go.Figure(go.Bar(
         orientation="h",
-        measure=["absolute", *(["relative"] * len(deltas)), "total"],
         y=["base value E[f(x)]", *names, "prediction f(x)"],
+        base=[0.0, *[_round(b) for b in starts], 0.0],
         x=[_round(base), *[_round(d) for d in deltas], _round(prediction)],
-        connector={"line": {"color": "#9E9E9E"}},
-        increasing={"marker": {"color": "#FF0D57"}}, decreasing={"marker": {"color": "#1E88E5"}},
-        totals={"marker": {"color": "#455A64"}},
+        marker={"color": ["#455A64", *["#FF0D57" if d > 0 else "#1E88E5" for d in deltas], "#455A64"]},
+        text=[fmt(base, 4), *[f"{d:+.4g}" for d in deltas], fmt(prediction, 4)],
+        textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{text}<extra></extra>",
     ))
     fig.update_layout(xaxis_title=explanation.output_names[k], height=max(320, 28 * (len(names) + 2) + 100),
                       margin={"l": 220}, showlegend=False)

@@ -238,7 +238,15 @@ def test_shap_local_waterfalls_match_the_global_values_for_the_same_rows():
         np.testing.assert_allclose([item["shap"][f] for f in CREDIT_COLUMNS], global_.values[position, :, 0],
                                    atol=1e-9)
         assert abs(item["base_value"] + sum(item["shap"].values()) - item["prediction"]) < 1e-6
-        assert local["charts"][i]["figure"]["data"][0]["type"] == "waterfall"
+        # The waterfall's bars climb from E[f(x)] to f(x): each starts where the previous one ended.
+        bars = local["charts"][i]["figure"]["data"][0]
+        assert bars["type"] == "bar" and bars["orientation"] == "h"
+        starts, widths = bars["base"], bars["x"]
+        assert widths[0] == pytest.approx(item["base_value"], abs=1e-5) and starts[0] == 0
+        for j in range(1, len(widths) - 1):
+            assert starts[j] == pytest.approx(starts[j - 1] + widths[j - 1] if j > 1 else widths[0], abs=1e-5)
+        assert starts[-2] + widths[-2] == pytest.approx(item["prediction"], abs=1e-5)
+        assert widths[-1] == pytest.approx(item["prediction"], abs=1e-5) and starts[-1] == 0
 
 
 def test_shap_local_filter_selects_matching_rows():

@@ -193,3 +193,33 @@ def test_the_report_shows_the_newest_result_per_kind_and_decodes_only_those(iris
     # Only latest results are decoded: the report's two, and cross-validation again for the release gate.
     # Before, every re-run's result was decoded four times over (20 here; seconds with real SHAP results).
     assert len(decoded) == 3, len(decoded)
+
+
+def test_a_missed_heartbeat_does_not_end_the_heartbeat(monkeypatch):
+    """A busy SQLite file or a dropped connection loses one beat; the reaper must still see the job as live."""
+    from django.db import OperationalError
+
+    beats = []
+
+    class Rows:
+        def update(self, **fields):
+            beats.append(fields)
+            if len(beats) == 1:
+                raise OperationalError("database is locked")
+            return 1
+
+    class FakeJob:
+        class objects:  # noqa: N801 - stands in for the model's manager
+            @staticmethod
+            def filter(**lookup):
+                return Rows()
+
+    monkeypatch.setattr(services, "AnalysisJob", FakeJob)
+    heartbeat = services._Heartbeat(job_id=1, interval=0.01)
+    heartbeat.start()
+    deadline = time.monotonic() + 5
+    while len(beats) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    heartbeat.stopped.set()
+    heartbeat.join(timeout=5)
+    assert len(beats) >= 3, beats
