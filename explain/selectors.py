@@ -41,6 +41,8 @@ def latest_results(version, kinds=None) -> dict:
     for pk, kind in candidates.order_by("-finished_at", "-id").values_list("pk", "kind"):
         chosen.setdefault(kind, pk)
     latest = {}
+    if not chosen:
+        return latest
     for job in AnalysisJob.objects.filter(pk__in=chosen.values()).select_related("dataset", "created_by"):
         job.stale_reason = is_stale(job, version)
         latest[job.kind] = job
