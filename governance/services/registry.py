@@ -364,8 +364,13 @@ def version_read_artifact(version: ModelVersion, *, actor=None) -> bytes:
             verify_release(version, data)
         return data
     except (artifacts.ArtifactIntegrityError, VerificationError) as exc:
-        version_record_integrity_failure(version=version, reason=str(exc), actor=actor)
-        raise Conflict(f"Refused to load {version}: {exc}") from exc
+        raise _refused(version, exc, actor) from exc
+
+
+def _refused(version: ModelVersion, exc: Exception, actor) -> Conflict:
+    """A failed integrity check is recorded (finding, audit event) before the use is refused."""
+    version_record_integrity_failure(version=version, reason=str(exc), actor=actor)
+    return Conflict(f"Refused to load {version}: {exc}")
 
 
 @contextlib.contextmanager
@@ -378,15 +383,13 @@ def _verified_artifact_file(version: ModelVersion, *, actor=None):
     try:
         tmp = artifacts.open_plaintext_tempfile(version.artifact)  # checks size and SHA-256 before returning
     except artifacts.ArtifactIntegrityError as exc:
-        version_record_integrity_failure(version=version, reason=str(exc), actor=actor)
-        raise Conflict(f"Refused to load {version}: {exc}") from exc
+        raise _refused(version, exc, actor) from exc
     with tmp:
         if version.status == VersionStatus.RELEASED:
             try:
                 verify_release(version, sha256=version.artifact.sha256)
             except VerificationError as exc:
-                version_record_integrity_failure(version=version, reason=str(exc), actor=actor)
-                raise Conflict(f"Refused to load {version}: {exc}") from exc
+                raise _refused(version, exc, actor) from exc
         yield tmp
 
 
