@@ -109,13 +109,16 @@ def record(
 def _locked_head() -> AuditChainHead:
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
-        if AuditEvent.objects.exists():
-            raise RuntimeError("The audit chain head is missing while events exist; run verify_audit.")
         try:
             with transaction.atomic():
                 AuditChainHead.objects.create(pk=1)
         except IntegrityError:
-            pass  # another writer created it first
+            pass  # another writer created it first (and may have appended since): lock theirs below
+        else:
+            # We made the head. Events without a head mean it was deleted: refuse (this rolls the head back).
+            # Checked only here: a writer that lost the race to create it would see the winner's events.
+            if AuditEvent.objects.exists():
+                raise RuntimeError("The audit chain head is missing while events exist; run verify_audit.")
         head = AuditChainHead.objects.select_for_update().get(pk=1)
     return head
 

@@ -62,6 +62,15 @@ def test_event_is_rolled_back_with_its_write(cast):
     assert AuditChainHead.objects.get().seq == 0
 
 
+def test_a_deleted_chain_head_stops_every_write_until_verified(chain, cast):
+    """Without its head the chain could restart from genesis and hide what came before: writes must refuse."""
+    AuditChainHead.objects.all().delete()
+    with pytest.raises(RuntimeError, match="head is missing"), transaction.atomic():
+        audit.record(actor=cast["author"], action="test.write")
+    assert not AuditChainHead.objects.exists()  # the refused write did not leave a fresh head behind
+    assert AuditEvent.objects.count() == len(chain)
+
+
 def test_model_refuses_update_and_delete(chain):
     event = chain[0]
     event.action = "something.else"

@@ -21,7 +21,16 @@ def _postgres_only():
         pytest.skip("concurrent appends are a PostgreSQL concern (SQLite serialises writers itself)")
 
 
-def test_concurrent_writers_keep_one_linear_chain():
+@pytest.mark.parametrize("start", ["with a head", "on an empty chain (the first writers create the head)"])
+def test_concurrent_writers_keep_one_linear_chain(start):
+    from governance.models import AuditChainHead
+
+    if start != "with a head":
+        AuditChainHead.objects.all().delete()
+        assert not AuditEvent.objects.exists()
+    else:
+        with transaction.atomic():
+            audit._locked_head()
     barrier = threading.Barrier(WRITERS)
     errors = []
 
