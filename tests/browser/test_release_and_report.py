@@ -59,9 +59,10 @@ def test_submit_review_release_and_verify(page, live_server, artifacts, checked_
 
 def test_report_shows_charts_for_finished_analyses(page, live_server, artifacts, checked_version):
     version, author = checked_version
-    for kind in ("shap_global", "permutation_importance", "decomposition", "rule_extraction"):
+    for kind in ("shap_global", "shap_local", "permutation_importance", "decomposition", "rule_extraction"):
         job = jobs.job_enqueue(actor=author, version=version, kind=kind, params={"max_rows": 150})
         jobs.job_execute(job_id=job.pk, hostname="in-test")
+        assert version.jobs.get(pk=job.pk).status == "succeeded"
     make_user("vera", ["viewer"])
     login(page, live_server, "vera")
     page.goto(f"{live_server.url}/models/iris/versions/1/report/")
@@ -70,3 +71,37 @@ def test_report_shows_charts_for_finished_analyses(page, live_server, artifacts,
     assert "not run" in page.inner_text("[data-testid=analysis-lime]")
     page.screenshot(path=str(artifacts / "report.png"), full_page=True)
     assert page.console_errors == [], page.console_errors
+
+
+def test_html_export_renders_offline_with_the_full_data(page, browser, live_server, artifacts, checked_version,
+                                                        tmp_path):
+    import json
+
+    version, author = checked_version
+    for kind in ("shap_global", "shap_local"):
+        job = jobs.job_enqueue(actor=author, version=version, kind=kind, params={"max_rows": 150})
+        jobs.job_execute(job_id=job.pk, hostname="in-test")
+    make_user("vera", ["viewer"])
+    login(page, live_server, "vera")
+    response = page.request.get(f"{live_server.url}/models/iris/versions/1/report/export/")
+    assert response.ok and "attachment" in response.headers["content-disposition"]
+    html = response.text()
+    assert "<script src=" not in html  # plotly and the data are inline: the file works on its own
+    exported = tmp_path / "iris-v1-report.html"
+    exported.write_text(html, encoding="utf-8")
+
+    offline = browser.new_context(offline=True)  # no network at all: a reviewer's laptop on a plane
+    reader = offline.new_page()
+    errors = []
+    reader.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    reader.goto(exported.as_uri())
+    charts = reader.locator("[data-chart]").count()
+    assert charts >= 3  # importance, beeswarm, a waterfall per explained row
+    reader.wait_for_function("[...document.querySelectorAll('[data-chart]')].every((c) => c.querySelector('svg'))")
+    assert version.artifact.sha256 in reader.inner_text("[data-artifact-sha256]")
+    report = json.loads(reader.inner_text("#bulwark-report"))
+    shap = next(a for a in report["analyses"] if a["kind"] == "shap_global")
+    assert len(shap["result"]["shap_values"][0]) == len(shap["result"]["rows_used"]) == 150  # not downsampled
+    reader.screenshot(path=str(artifacts / "report-export.png"), full_page=True)
+    offline.close()
+    assert errors == [], errors
