@@ -16,11 +16,13 @@ from governance.permissions import Action
 from incidents.models import Incident
 
 from .serializers import (
+    VERSION_DETAIL_ONLY,
     AttestationSerializer,
     DatasetCreateSerializer,
     DatasetDetailSerializer,
     DatasetSerializer,
     ModelVersionCreateSerializer,
+    ModelVersionListSerializer,
     ModelVersionSerializer,
     ModelVersionUpdateSerializer,
     ReasonSerializer,
@@ -131,7 +133,13 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no model in the URL
             return ModelVersion.objects.none()
-        return selectors.version_list(self.get_model()).order_by("-number")
+        queryset = selectors.version_list(self.get_model()).order_by("-number")
+        if self.action == "list":
+            queryset = queryset.defer(*VERSION_DETAIL_ONLY)
+        return queryset
+
+    def get_serializer_class(self):
+        return ModelVersionListSerializer if self.action == "list" else ModelVersionSerializer
 
     def get_object(self):
         return get_object_or_404(self.get_queryset(), number=self.kwargs["number"])

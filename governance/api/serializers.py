@@ -176,6 +176,18 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+VERSION_DETAIL_ONLY = ("feature_names", "class_labels", "scan_report", "compat_result")
+
+
+class ModelVersionListSerializer(ModelVersionSerializer):
+    """A list row: the detail's fields without the model-derived blobs (feature names, class labels, scan
+    report, compatibility result), which only the version's own endpoint serves."""
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [f for f in ModelVersionSerializer.Meta.fields if f not in VERSION_DETAIL_ONLY]
+        read_only_fields = fields
+
+
 class ModelVersionCreateSerializer(serializers.Serializer):
     artifact = serializers.FileField(help_text="The model file: .skops, .onnx, XGBoost .json/.ubj, LightGBM .txt, "
                                                ".pkl/.joblib (scanned, restricted).")

@@ -11,15 +11,18 @@ Only UnsafeArtifact, CorruptArtifact and UnsupportedFlavour ever escape these fu
 
 from .adapters import LoadedModel
 from .flavours import FLAVOUR_EXTENSIONS, detect_flavour, load_model, scan_artifact
+from .limits import LimitExceeded, check_names
 from .report import CorruptArtifact, ScanReport, UnsafeArtifact, UnsupportedFlavour
 
 __all__ = [
     "FLAVOUR_EXTENSIONS",
     "CorruptArtifact",
+    "LimitExceeded",
     "LoadedModel",
     "ScanReport",
     "UnsafeArtifact",
     "UnsupportedFlavour",
+    "check_names",
     "detect_flavour",
     "load_model",
     "scan_artifact",

@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 
+from . import limits
 from .report import CorruptArtifact, UnsupportedFlavour
 
 _MAX_DEPTH = 64
@@ -165,8 +166,10 @@ def _check_xgboost(document: dict):
     n_groups = max(_int(params.get("num_class", 0)), 1)
     if _int(params.get("num_target", 1)) != 1:
         raise UnsupportedFlavour("multi-target XGBoost models are not supported")
-    if not 0 <= n_features <= 10_000_000:
+    if n_features < 0:
         raise ValueError("num_feature out of range")
+    limits.check_count("the number of features (num_feature)", n_features, "features")
+    limits.check_count("the number of classes (num_class)", n_groups, "classes")
     names = learner.get("feature_names") or []
     if names and (len(names) != n_features or not all(isinstance(n, str) for n in names)):
         raise ValueError("feature_names do not match num_feature")
@@ -310,6 +313,8 @@ def canonical_lightgbm(data: bytes) -> tuple[str, dict]:
     if not re.fullmatch(r"v[2-4]", header.get("version", "")):
         raise CorruptArtifact("LightGBM model version must be v2, v3 or v4")
     n_features = numbers["max_feature_idx"] + 1
+    limits.check_count("the number of features (max_feature_idx + 1)", n_features, "features")
+    limits.check_count("the number of classes (num_class)", numbers["num_class"], "classes")
     if not 1 <= n_features <= 10_000_000 or not 1 <= numbers["num_class"] <= 100_000 \
             or not 1 <= numbers["num_tree_per_iteration"] <= 100_000 or numbers["label_index"] < 0:
         raise CorruptArtifact("LightGBM header values out of range")

@@ -10,8 +10,7 @@ import bz2
 import lzma
 import zlib
 
-from django.conf import settings
-
+from .limits import LimitExceeded, allowed_inflation, limits
 from .report import CorruptArtifact, UnsupportedFlavour
 
 # Same magic numbers joblib.compressor uses to pick a decompressor.
@@ -25,16 +24,11 @@ COMPRESSION_MAGIC = (
 )
 _JOBLIB_COMPAT_MAGIC = b"ZF"  # joblib < 0.9.3 format, arrays in companion files
 _CHUNK = 1 << 20
-_DEFAULT_CAP = 2 << 30  # 2 GiB
 
 
 def max_inflated_bytes() -> int:
-    """`MAX_DECOMPRESSED_BYTES`, else 4x `MAX_UPLOAD_BYTES`, else 2 GiB."""
-    explicit = getattr(settings, "MAX_DECOMPRESSED_BYTES", None)
-    if explicit:
-        return int(explicit)
-    upload = getattr(settings, "MAX_UPLOAD_BYTES", None)
-    return 4 * int(upload) if upload else _DEFAULT_CAP
+    """The absolute cap: `MAX_DECOMPRESSED_BYTES`, else 4x `MAX_UPLOAD_BYTES`."""
+    return limits().inflated_bytes
 
 
 def detect_compression(head: bytes) -> str | None:
@@ -72,30 +66,30 @@ def inflate(data: bytes, limit: int | None = None) -> bytes:
     kind = detect_compression(data)
     if kind is None:
         return data
-    limit = max_inflated_bytes() if limit is None else limit
+    setting = "MAX_DECOMPRESSED_MB"
+    if limit is None:
+        limit, setting = allowed_inflation(len(data))
     out = bytearray()
     remaining = data
     try:
         while remaining:
             decompressor = _decompressor(kind)
-            remaining = _inflate_member(decompressor, remaining, out, limit, kind)
+            remaining = _inflate_member(decompressor, remaining, out, limit, kind, setting)
     except (zlib.error, OSError, EOFError, ValueError, RuntimeError) as exc:
         raise CorruptArtifact(f"{kind} stream is corrupt: {exc}")
     return bytes(out)
 
 
-def _inflate_member(decompressor, data: bytes, out: bytearray, limit: int, kind: str) -> bytes:
+def _inflate_member(decompressor, data: bytes, out: bytearray, limit: int, kind: str, setting: str) -> bytes:
     """Inflate one member into `out`, at most a chunk at a time; return the bytes after it."""
     streaming = hasattr(decompressor, "unconsumed_tail")  # zlib objects keep unread input themselves
     pending = data
     while not decompressor.eof:
-        chunk = decompressor.decompress(pending, _CHUNK)
+        chunk = decompressor.decompress(pending, min(_CHUNK, limit + 1 - len(out)))
         pending = decompressor.unconsumed_tail if streaming else b""
         out += chunk
         if len(out) > limit:
-            raise CorruptArtifact(
-                f"{kind} data inflates to more than {limit} bytes (the decompression limit); refusing to inflate it"
-            )
+            raise LimitExceeded(f"what this {kind} file inflates to (bytes, at least)", len(out), limit, setting)
         if not chunk and not pending and (streaming or decompressor.needs_input):
             raise CorruptArtifact(f"{kind} stream is truncated")
     return decompressor.unused_data

@@ -8,13 +8,14 @@ CorruptArtifact carrying the library's own reason.
 from __future__ import annotations
 
 import io
+import math
 import pickletools
 import zipfile
 
 from django.conf import settings
 
-from . import adapters, boosters, integrity, restricted
-from .compression import detect_compression, inflate, max_inflated_bytes
+from . import adapters, boosters, integrity, limits, restricted
+from .compression import detect_compression, inflate
 from .pickle_scan import scan_pickle_bytes
 from .report import CorruptArtifact, ScanReport, UnsafeArtifact, UnsupportedFlavour, finding
 
@@ -28,6 +29,8 @@ FLAVOUR_EXTENSIONS: dict[str, tuple[str, ...]] = {
 }
 STANDARD_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 _PROTOCOL0_STARTS = frozenset(b"(cI]})LFSVNXUTJKMG")
+_ZIP_CHUNK = 1 << 20
+_NPY_HEAD = 1 << 16  # numpy refuses .npy headers longer than 10,000 bytes
 
 
 # --- detection ---------------------------------------------------------------------------------
@@ -136,16 +139,64 @@ def _zip_source(data):
     return data
 
 
+def _stored_size(source) -> int:
+    position = source.tell()
+    source.seek(0, io.SEEK_END)
+    size = source.tell()
+    source.seek(position)
+    return size
+
+
 def _check_zip(data):
-    """Refuse zip bombs before skops inflates anything (declared sizes bound what zipfile reads)."""
+    """Refuse zip bombs before skops inflates anything. Every member is read through once, counting what it
+    really inflates to (zipfile stops at the declared size and checks the CRC, so a member cannot lie its way
+    past), against the file's inflation allowance; each .npy member's header is checked against the array
+    limits and against the bytes the member holds, before skops allocates the array."""
+    source = _zip_source(data)
+    allowed, setting = limits.allowed_inflation(_stored_size(source))
+    total = 0
     try:
-        with zipfile.ZipFile(_zip_source(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        with zipfile.ZipFile(source) as archive:
+            infos = archive.infolist()
+            declared = sum(info.file_size for info in infos)
+            if declared > allowed:
+                raise limits.LimitExceeded("what the zip members declare they inflate to (bytes)", declared,
+                                           allowed, setting)
+            for info in infos:
+                head, size = b"", 0
+                with archive.open(info) as member:
+                    while chunk := member.read(min(_ZIP_CHUNK, allowed - total + 1)):
+                        if len(head) < _NPY_HEAD:
+                            head += chunk[:_NPY_HEAD - len(head)]
+                        size += len(chunk)
+                        total += len(chunk)
+                        if total > allowed:
+                            raise limits.LimitExceeded("what the zip members inflate to (bytes, at least)", total,
+                                                       allowed, setting)
+                if info.filename.endswith(".npy"):
+                    _check_npy(head, size, info.filename)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
         raise CorruptArtifact(f"not a valid skops (zip) file: {exc}")
-    limit = max_inflated_bytes()
-    if total > limit:
-        raise CorruptArtifact(f"zip contents inflate to {total} bytes, over the decompression limit of {limit}")
+
+
+def _check_npy(head: bytes, size: int, name: str) -> None:
+    import numpy as np
+
+    stream = io.BytesIO(head)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _fortran, dtype = read_header(stream)
+    except (ValueError, SyntaxError, TypeError) as exc:
+        raise CorruptArtifact(f"array member {name!r} has a malformed .npy header: {exc}")
+    limits.check_array(shape, dtype.itemsize, f"array {name!r}")
+    if dtype.hasobject:
+        return  # skops refuses object arrays stored as .npy (allow_pickle=False)
+    expected = math.prod(shape) * dtype.itemsize
+    held = size - stream.tell()
+    if held != expected:
+        raise CorruptArtifact(f"array member {name!r} declares {expected} bytes of data but holds {held}")
 
 
 def _skops_untrusted(data) -> list[str]:
@@ -216,6 +267,43 @@ def _onnx_nodes(model):
         yield from walk(function.node)
 
 
+# Operators whose output size is set by a constant input: onnxruntime folds them when the session is built, so a
+# 100-byte node can allocate gigabytes before any request. Value: the input index holding the shape or repeats.
+_ONNX_SIZE_INPUTS = {"ConstantOfShape": 0, "Expand": 1, "Tile": 1}
+
+
+def _check_onnx_sizes(model) -> None:
+    from onnx import helper, numpy_helper
+
+    constants = {}
+    for tensor in _onnx_tensors(model):
+        try:
+            itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        except (KeyError, TypeError, ValueError):
+            itemsize = 1
+        limits.check_array(tensor.dims, itemsize, f"ONNX tensor {tensor.name!r}")
+    for tensor in model.graph.initializer:
+        constants[tensor.name] = tensor
+    for node in _onnx_nodes(model):
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value" and attr.HasField("t"):
+                    constants[node.output[0]] = attr.t
+    for node in _onnx_nodes(model):
+        where = f"the output of ONNX node {node.name or node.op_type!r} ({node.op_type})"
+        index = _ONNX_SIZE_INPUTS.get(node.op_type)
+        if index is not None and len(node.input) > index and node.input[index] in constants:
+            shape = numpy_helper.to_array(constants[node.input[index]]).ravel()
+            if any(n < 0 for n in shape):
+                raise CorruptArtifact(f"{where} has a negative size")
+            limits.check_array(shape, 1, where)
+        elif node.op_type == "Range" and len(node.input) == 3 and all(i in constants for i in node.input):
+            start, stop, step = (numpy_helper.to_array(constants[i]).item() for i in node.input)
+            if step == 0:
+                raise CorruptArtifact(f"{where} has a zero step")
+            limits.check_array((max(math.ceil((stop - start) / step), 0),), 1, where)
+
+
 def _parse_onnx(data: bytes):
     import onnx
 
@@ -239,6 +327,7 @@ def _scan_onnx(data: bytes) -> ScanReport:
                 "critical", f"tensor {tensor.name!r} reads external data from {location!r} (a local file path)",
                 global_name=tensor.name,
             ))
+    _check_onnx_sizes(model)
     domains = {node.domain for node in _onnx_nodes(model)} | {o.domain for o in model.opset_import}
     custom = sorted(domains - STANDARD_ONNX_DOMAINS)
     for domain in custom:
@@ -306,6 +395,7 @@ def load_model(data, flavour: str, *, feature_names: list[str] | None = None) ->
         raise CorruptArtifact(f"loaded object is not a usable {flavour} model: {type(exc).__name__}: {exc}")
     if model.feature_names is None and feature_names:
         model.feature_names = list(feature_names)
+    limits.check_metadata(model)
     return model
 
 

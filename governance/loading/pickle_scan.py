@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import allowlist
+from . import allowlist, limits
 from .report import CorruptArtifact, finding
 
 WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
@@ -365,6 +365,7 @@ class _Machine:
         except (_Unknown, KeyError):
             self.scanner.stop("high", "cannot determine the array layout without running code",
                               global_name=WRAPPER, opcode=self.op, position=self.pos)
+        limits.check_array(shape, dtype.itemsize, f"the joblib array at byte {self.pos}")
         self.scanner.arrays += 1
         self.stack[-1] = _Opaque("ndarray")
         stream = self.scanner.stream

@@ -28,6 +28,7 @@ from governance.selectors import dataset_frame
 
 MODEL_FIELDS = ("title", "description", "team", "risk_tier", "task", "positive_class")
 COMPAT_MAX_ROWS = 5000
+MAX_FINDINGS_SHOWN = 50  # a crafted file can produce any number of findings; the answer stays small
 
 
 def _model_snapshot(model: RegisteredModel) -> dict:
@@ -184,10 +185,14 @@ def _scan_or_reject(data, flavour: str) -> loading.ScanReport:
         raise InvalidInput(f"The file could not be read as {flavour}: {exc}", field="artifact")
     if not report.ok:
         summary = "; ".join(f"{f.get('global') or f.get('type') or ''} — {f['reason']}" for f in report.findings[:10])
+        if len(report.findings) > 10:
+            summary += f"; and {len(report.findings) - 10} more"
+        shown = report.as_dict()
+        shown["findings"] = shown["findings"][:MAX_FINDINGS_SHOWN]
         raise InvalidInput(
             f"The upload was rejected by the security scan: {summary}",
             field="artifact",
-            details={"findings": report.findings, "scan": report.as_dict()},
+            details={"findings": shown["findings"], "findings_total": len(report.findings), "scan": shown},
         )
     return report
 
@@ -196,8 +201,9 @@ def _load_or_reject(data, flavour: str):
     try:
         return loading.load_model(data, flavour)
     except loading.UnsafeArtifact as exc:
-        raise InvalidInput(f"The upload was rejected by the security scan: {exc}", field="artifact",
-                           details={"findings": exc.report.findings})
+        findings = exc.report.findings
+        raise InvalidInput(f"The upload was rejected by the security scan: {str(exc)[:2000]}", field="artifact",
+                           details={"findings": findings[:MAX_FINDINGS_SHOWN], "findings_total": len(findings)})
     except loading.CorruptArtifact as exc:
         raise InvalidInput(f"The file could not be loaded as {flavour}: {exc}", field="artifact")
 
@@ -251,6 +257,10 @@ def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: st
     names = list(feature_names or loaded.feature_names or [])
     if not names and evaluation_dataset is not None:
         names = evaluation_dataset.feature_columns
+    try:
+        loading.check_names("feature names", names)
+    except loading.CorruptArtifact as exc:
+        raise InvalidInput(f"The file could not be loaded as {flavour}: {exc}", field="artifact")
     fileobj.seek(0)
     with artifacts.artifact_upload(fileobj, original_name=filename) as stored:
         locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
