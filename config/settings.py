@@ -231,6 +231,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_POOL = "config.worker_pool:TaskPool"  # prefork, safe against an idle pool process being killed
 CELERY_TASK_DEFAULT_QUEUE = "light"
 CELERY_TASK_DEFAULT_EXCHANGE = "light"
 CELERY_TASK_DEFAULT_ROUTING_KEY = "light"
@@ -256,6 +257,8 @@ JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 120)  # no heartbeat for this long: the worker died
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 2)  # a job whose worker died is re-queued once, then failed
 JOB_WARM_UP = env_bool("JOB_WARM_UP", True)
+# /healthz fails when queued work has waited this long and no work started, progressed or finished meanwhile.
+WORKER_STALL_SECONDS = env_int("WORKER_STALL_SECONDS", 300)
 # Quick analyses go to the light queue, the rest to heavy, so long jobs never starve quick ones.
 JOB_QUEUES = {"permutation_importance": "light", "rule_extraction": "light"}
 # Per-kind (soft, hard) time limits in seconds; kinds not listed use the two defaults above.

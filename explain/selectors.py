@@ -1,6 +1,6 @@
 """Reads about analyses: job lists, the latest result per kind, and release evidence."""
 
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 
 from governance.choices import CheckOutcome
 
@@ -139,3 +139,13 @@ def hardening_origin(version):
     return (AnalysisJob.objects.filter(version__model_id=version.model_id, kind__in=HARDENING_KINDS,
                                        status=JobStatus.SUCCEEDED, result__new_version=version.number)
             .select_related("version").first())
+
+
+def job_queue_progress(*, waiting_since):
+    """For the health check: when the oldest queued job was enqueued, and the latest sign of work — a start,
+    a heartbeat or a finish (looked up only when a job has waited past `waiting_since`)."""
+    waiting = AnalysisJob.objects.filter(status=JobStatus.QUEUED).aggregate(at=Min("created_at"))["at"]
+    if waiting is None or waiting >= waiting_since:
+        return waiting, None
+    marks = AnalysisJob.objects.aggregate(s=Max("started_at"), h=Max("heartbeat_at"), f=Max("finished_at"))
+    return waiting, max((m for m in marks.values() if m is not None), default=None)

@@ -17,7 +17,7 @@ def test_healthz_reports_each_check_and_is_public(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "broker", "storage"}
+    assert set(body["checks"]) == {"database", "broker", "storage", "workers"}
     assert all(check["ok"] for check in body["checks"].values())
 
 

@@ -72,3 +72,33 @@ def test_a_job_whose_worker_process_is_killed_is_requeued_and_finishes(author):
     assert job.status == "succeeded", job.error_message
     assert job.attempts == 2
     assert job.log_lines.filter(message__contains="Re-queued").exists()
+
+
+WORKER_ENV = {k: v for k, v in os.environ.items() if k == "JOB_WARM_UP"}
+
+
+def pool_processes(worker) -> list[int]:
+    return [int(pid) for pid in
+            subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()]
+
+
+def test_after_a_pool_process_is_killed_a_new_job_still_runs(author):
+    """The fault: with SHAP's ~6 s warm-up in worker_process_init, the replacement for a SIGKILLed pool process
+    never became ready (4 s worker_proc_alive_timeout): it hung on the filesystem broker and was killed in a loop
+    on Redis, and no job ran again. The default warm-up is on here, as in production."""
+    version = register(author, "iris", iris_skops(), iris_csv())
+    with running_worker(extra_env={"JOB_HEARTBEAT_SECONDS": "1", **WORKER_ENV}, concurrency=1) as worker:
+        first = jobs.job_enqueue(actor=author, version=version, kind="permutation_importance", params={"n_repeats": 2})
+        assert wait_for(lambda: finished(first.pk), timeout=90, proc=worker).status == "succeeded"
+        killed = pool_processes(worker)
+        assert killed, "the worker has no pool process"
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: set(pool_processes(worker)) - set(killed), timeout=30, proc=worker)
+        second = jobs.job_enqueue(actor=author, version=version, kind="permutation_importance",
+                                  params={"n_repeats": 2})
+        second = wait_for(lambda: finished(second.pk), timeout=60, proc=worker)
+        assert second.status == "succeeded", second.error_message
+        assert worker.poll() is None
+        log = "".join(worker.log_lines)
+    assert "Timed out waiting for UP message" not in log
