@@ -242,8 +242,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "governance.verify_audit_chain", "schedule": 6 * 3600.0},
     "reap-stale-jobs": {"task": "explain.reap_stale_jobs", "schedule": 60.0},
+    "outbox-sweep": {"task": "governance.outbox_sweep", "schedule": float(env_int("OUTBOX_SWEEP_SECONDS", 10))},
     "overdue-action-items": {"task": "incidents.notify_overdue_action_items", "schedule": 24 * 3600.0},
 }
+
+# The transactional outbox (governance/outbox.py): pending messages older than this are re-sent by the sweep.
+OUTBOX_MIN_AGE_SECONDS = env_int("OUTBOX_MIN_AGE_SECONDS", 5)
+OUTBOX_KEEP_SENT_DAYS = env_int("OUTBOX_KEEP_SENT_DAYS", 7)
 
 # --- Incidents --------------------------------------------------------------------------------
 BULWARK_ORGANISATION = os.environ.get("BULWARK_ORGANISATION", "the organisation running Bulwark")

@@ -11,7 +11,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from governance import audit
+from governance import audit, outbox
 from governance.errors import Conflict, InvalidInput, NotFound
 from governance.permissions import Action, require
 
@@ -90,19 +90,18 @@ def job_enqueue(*, actor, version, kind: str, params: dict | None = None, datase
         )
         audit.record(actor=actor, action="job.enqueue", obj=job,
                      after={"kind": kind, "version": str(version), "dataset": dataset.pk, "params": cleaned})
-        transaction.on_commit(lambda: _send(job.pk))
+        _send(job)
     return job
 
 
-def _send(job_id: int) -> None:
-    from .tasks import run_analysis_job
-
-    job = AnalysisJob.objects.get(pk=job_id)
+def _send(job: AnalysisJob) -> None:
+    """Put the job in the outbox, in the caller's transaction: it reaches the broker after commit, or once the
+    broker is back."""
     task_id = f"job-{job.pk}-{job.attempts + 1}-{int(time.time())}"
     AnalysisJob.objects.filter(pk=job.pk).update(celery_task_id=task_id)
     soft, hard = settings.JOB_TIME_LIMITS.get(job.kind, (settings.JOB_SOFT_TIME_LIMIT, settings.JOB_HARD_TIME_LIMIT))
-    run_analysis_job.apply_async(args=[job.pk], queue=job.queue, task_id=task_id, soft_time_limit=soft,
-                                 time_limit=hard)
+    outbox.enqueue(task="explain.run_analysis_job", args=[job.pk], queue=job.queue, task_id=task_id,
+                   options={"soft_time_limit": soft, "time_limit": hard})
 
 
 @transaction.atomic
@@ -334,7 +333,7 @@ def job_reap(*, stale_after: timedelta | None = None) -> dict:
                 job.progress, job.progress_message = 0, "Re-queued: its worker stopped responding"
                 job.save(update_fields=["status", "progress", "progress_message"])
                 audit.record(actor=None, action="job.requeue", obj=job, after={"attempts": job.attempts})
-                transaction.on_commit(lambda job_id=job.pk: _send(job_id))
+                _send(job)
                 requeued.append(job.pk)
             else:
                 job.status = JobStatus.FAILED

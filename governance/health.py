@@ -79,7 +79,9 @@ def check_broker() -> dict:
         conn.ensure_connection(max_retries=1, timeout=2)
         _ = conn.default_channel  # opening a channel proves the broker answers, not just the socket
         transport = conn.transport.driver_type
-    return {"transport": str(transport)}
+    from .outbox import pending_count
+
+    return {"transport": str(transport), "outbox_pending": pending_count()}
 
 
 def check_storage() -> dict:

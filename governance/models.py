@@ -396,3 +396,26 @@ class ReleaseEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.version}"
+
+
+class OutboxMessage(models.Model):
+    """A task to hand to the broker, written in the same transaction as the rows it concerns (the transactional
+    outbox): sent after commit, and re-sent by the periodic sweep while the broker is unreachable."""
+
+    task = models.CharField(max_length=100)
+    args = models.JSONField(default=list)
+    queue = models.CharField(max_length=20)
+    options = models.JSONField(default=dict, blank=True)  # send_task options: time limits
+    task_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # a sender is handing it over right now
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["sent_at", "id"], name="outbox_pending")]
+
+    def __str__(self):
+        return f"{self.task}{self.args} ({'sent' if self.sent_at else 'pending'})"

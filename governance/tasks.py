@@ -1,4 +1,7 @@
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
 from django.db import transaction
 
 from . import audit
@@ -24,3 +27,22 @@ def run_compatibility_check(version_id: int) -> None:
 
     with acting_as(RequestMeta(channel=Channel.WORKER)):
         version_compatibility_check(version_id=version_id)
+
+
+@shared_task(name="governance.outbox_sweep", queue="light", ignore_result=True)
+def outbox_sweep() -> dict:
+    """Deliver what the outbox still holds (run by beat, and once when a worker starts)."""
+    from . import outbox
+
+    return outbox.sweep()
+
+
+@worker_ready.connect
+def sweep_outbox_on_start(sender=None, **kwargs):
+    """A worker that starts after a broker outage delivers what waited, without waiting for beat."""
+    from . import outbox
+
+    try:
+        outbox.sweep(min_age_seconds=0)
+    except Exception:  # the worker starts whatever the outbox's state; beat sweeps again
+        logging.getLogger(__name__).warning("outbox sweep at worker start failed", exc_info=True)

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from governance import artifacts, audit, datasets, loading
+from governance import artifacts, audit, datasets, loading, outbox
 from governance.choices import CheckStatus, FindingSeverity, Flavour, RiskTier, Task, VersionStatus
 from governance.errors import Conflict, DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from governance.evaluation import evaluate
@@ -300,9 +300,7 @@ def _reject_oversized(fileobj) -> None:
 
 
 def _enqueue_compat_check(version: ModelVersion) -> None:
-    from governance.tasks import run_compatibility_check
-
-    transaction.on_commit(lambda: run_compatibility_check.delay(version.pk))
+    outbox.enqueue(task="governance.run_compatibility_check", args=[version.pk], queue="light")
 
 
 @transaction.atomic

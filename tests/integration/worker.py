@@ -35,12 +35,15 @@ def purge_broker():
 
 
 @contextmanager
-def running_worker(*, queues="light,heavy", concurrency=1, extra_env=None, ready_timeout=60):
-    purge_broker()
+def running_worker(*, queues="light,heavy", concurrency=1, extra_env=None, ready_timeout=60, extra_args=(),
+                   purge=True):
+    if purge:
+        purge_broker()
     env = {**os.environ, "BULWARK_ENV": "test", "DATABASE_URL": test_database_url(), **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--concurrency", str(concurrency),
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
+         *extra_args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
