@@ -44,10 +44,20 @@ class RegisteredModelFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(field_name="latest_status", choices=VersionStatus.choices,
                                          label="Latest version status")
     sort = django_filters.ChoiceFilter(method="sort_by", choices=[(k, k) for k in MODEL_ORDERINGS], label="Sort")
+    retired = django_filters.ChoiceFilter(method="retired_filter", label="Retired models", empty_label="Hidden",
+                                          choices=[("include", "Shown"), ("only", "Only retired")])
 
     class Meta:
         model = RegisteredModel
-        fields = ["q", "risk_tier", "task", "owner", "tag", "status", "sort"]
+        fields = ["q", "risk_tier", "task", "owner", "tag", "status", "sort", "retired"]
+
+    def filter_queryset(self, queryset):
+        if not self.form.cleaned_data.get("retired"):  # retired models are hidden unless asked for
+            queryset = queryset.filter(retired_at__isnull=True)
+        return super().filter_queryset(queryset)
+
+    def retired_filter(self, queryset, name, value):
+        return queryset.filter(retired_at__isnull=False) if value == "only" else queryset
 
     def search(self, queryset, name, value):
         value = value.strip()

@@ -47,6 +47,17 @@ def _role_field():
     )
 
 
+class TeamsField(forms.CharField):
+    """Comma-separated team names; members may change the models their team owns."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, max_length=1000, help_text="Comma-separated, e.g. credit-risk, fraud. "
+                         "Members change the models whose team is one of these.", **kwargs)
+
+    def to_python(self, value):
+        return [t.strip() for t in (super().to_python(value) or "").split(",") if t.strip()]
+
+
 class UserCreateForm(StyledForm):
     username = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)
@@ -54,6 +65,7 @@ class UserCreateForm(StyledForm):
     last_name = forms.CharField(max_length=150, required=False)
     password = forms.CharField(widget=forms.PasswordInput, help_text="At least 10 characters, not a common one.")
     roles = _role_field()
+    teams = TeamsField()
 
 
 class UserUpdateForm(StyledForm):
@@ -62,6 +74,7 @@ class UserUpdateForm(StyledForm):
     last_name = forms.CharField(max_length=150, required=False)
     is_active = forms.BooleanField(required=False, label="Active (may log in)")
     roles = _role_field()
+    teams = TeamsField()
 
 
 class ModelForm(StyledForm):

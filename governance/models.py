@@ -163,6 +163,19 @@ class Dataset(models.Model):
         return [c["name"] for c in self.schema if c["name"] != self.target_column]
 
 
+class Team(models.Model):
+    """An owning team: its members may change the models whose `team` names it. Admins set membership."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
 class RegisteredModel(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     title = models.CharField(max_length=200)
@@ -177,12 +190,20 @@ class RegisteredModel(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="models")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A retired model is read-only and hidden by default: what a model with release history becomes instead
+    # of being deleted.
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
 
 MODEL_CARD_FIELDS = [

@@ -68,21 +68,59 @@ def roles_of(user) -> frozenset[str]:
     return cached
 
 
-def can(user, action: Action | str, obj=None) -> bool:
-    """May ``user`` perform ``action`` (optionally on ``obj``)? Object rules come from services."""
-    action = Action(action)
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
+# Writes on a model (its card, versions, notes, submission, deletion) also need ownership: the model's owner,
+# a member of its owning team, or an admin. Reading, running analyses and reviewing need none.
+OWNED_ACTIONS = frozenset({Action.MODEL_REGISTER, Action.VERSION_SUBMIT})
+
+
+def teams_of(user) -> frozenset[str]:
+    cached = getattr(user, "_bulwark_teams", None)
+    if cached is None:
+        cached = frozenset(user.teams.values_list("name", flat=True)) if getattr(user, "pk", None) else frozenset()
+        user._bulwark_teams = cached
+    return cached
+
+
+def _owned_model(obj):
+    """The registered model that decides ownership of `obj` (a model, or anything with a `.model`)."""
+    from .models import RegisteredModel
+
+    if isinstance(obj, RegisteredModel):
+        return obj
+    model = getattr(obj, "model", None)
+    return model if isinstance(model, RegisteredModel) else None
+
+
+def owns(user, model) -> bool:
+    return model.owner_id == user.pk or bool(model.team and model.team in teams_of(user))
+
+
+def _role_allows(user, action: Action) -> bool:
     if action == Action.TOKEN_MANAGE_OWN:
         return True
     roles = roles_of(user)
-    if Role.ADMIN in roles:
-        return True
-    return bool(roles & RULES[action])
+    return Role.ADMIN in roles or bool(roles & RULES[action])
 
 
-def denial_message(action: Action | str) -> str:
+def can(user, action: Action | str, obj=None) -> bool:
+    """May ``user`` perform ``action``, on ``obj`` when given (ownership of a model for OWNED_ACTIONS)?"""
     action = Action(action)
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if not _role_allows(user, action):
+        return False
+    if obj is None or action not in OWNED_ACTIONS or Role.ADMIN in roles_of(user):
+        return True
+    model = _owned_model(obj)
+    return model is None or owns(user, model)
+
+
+def denial_message(action: Action | str, obj=None, user=None) -> str:
+    action = Action(action)
+    model = _owned_model(obj) if obj is not None else None
+    if model is not None and user is not None and _role_allows(user, action):
+        team = f", members of its team '{model.team}'" if model.team else ""
+        return f"Only the owner of '{model.name}'{team} and admins may change it."
     return f"This needs {ACTION_NAMES.get(action, action.value)}."
 
 
@@ -91,7 +129,7 @@ def require(user, action: Action | str, obj=None) -> None:
     from .errors import PermissionDenied
 
     if not can(user, action, obj):
-        raise PermissionDenied(denial_message(action))
+        raise PermissionDenied(denial_message(action, obj, user))
 
 
 class ActionRequiredMixin(AccessMixin):
@@ -104,12 +142,20 @@ class ActionRequiredMixin(AccessMixin):
             return self.required_action.get(method, self.required_action.get("*", Action.VIEW))
         return self.required_action
 
+    def permission_object(self, **kwargs):
+        """The object whose ownership the action needs (a model, for its edit pages); None for none."""
+        return None
+
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         action = self.action_for(request.method)
         if not can(request.user, action):
             raise DjangoPermissionDenied(denial_message(action))
+        if action in OWNED_ACTIONS:
+            obj = self.permission_object(**kwargs)
+            if obj is not None and not can(request.user, action, obj):
+                raise DjangoPermissionDenied(denial_message(action, obj, request.user))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -131,4 +177,9 @@ class ApiPermission(drf_permissions.BasePermission):
         if not can(request.user, action):
             self.message = denial_message(action)
             return False
+        if action in OWNED_ACTIONS and hasattr(view, "permission_object"):
+            obj = view.permission_object()  # before the body is validated: a 403 is not a 400
+            if obj is not None and not can(request.user, action, obj):
+                self.message = denial_message(action, obj, request.user)
+                return False
         return True

@@ -98,6 +98,11 @@ def model_detail(name: str):
     )
 
 
+def model_for_permission(name):
+    """Just what an ownership decision reads: owner and team (one light query)."""
+    return RegisteredModel.objects.only("pk", "name", "owner_id", "team", "retired_at").filter(name=name).first()
+
+
 def version_list(model=None):
     from django.db.models import IntegerField, OuterRef, Subquery
     from django.db.models.functions import Coalesce

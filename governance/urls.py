@@ -9,6 +9,7 @@ urlpatterns = [
     path("models/<slug:name>/", views.ModelDetailView.as_view(), name="model-detail"),
     path("models/<slug:name>/edit/", views.ModelEditView.as_view(), name="model-edit"),
     path("models/<slug:name>/card/", views.ModelCardEditView.as_view(), name="model-card-edit"),
+    path("models/<slug:name>/retire/", views.ModelRetireView.as_view(), name="model-retire"),
     path("models/<slug:name>/compare/", views.VersionCompareView.as_view(), name="version-compare"),
     path("models/<slug:name>/versions/new/", views.VersionCreateView.as_view(), name="version-create"),
     path("models/<slug:name>/versions/<int:number>/", views.VersionDetailView.as_view(), name="version-detail"),

@@ -62,11 +62,16 @@ class RegisteredModelViewSet(viewsets.ModelViewSet):
     search_fields = ["name", "title", "tags__name"]
     ordering_fields = ["name", "updated_at", "created_at", "risk_tier"]
     required_action = {"create": Action.MODEL_REGISTER, "partial_update": Action.MODEL_REGISTER,
-                       "destroy": Action.MODEL_REGISTER, "rollback": Action.RELEASE_CONTAIN}
+                       "destroy": Action.MODEL_REGISTER, "rollback": Action.RELEASE_CONTAIN,
+                       "retire": Action.MODEL_REGISTER}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         return selectors.model_list()
+
+    def permission_object(self):
+        name = self.kwargs.get("name")
+        return selectors.model_for_permission(name) if name else None
 
     def get_serializer_class(self):
         return RegisteredModelDetailSerializer if self.action == "retrieve" else RegisteredModelSerializer
@@ -103,6 +108,16 @@ class RegisteredModelViewSet(viewsets.ModelViewSet):
         version = services.model_rollback(actor=request.user, model=self.get_object(), **data.validated_data)
         return Response(ModelVersionSerializer(selectors.version_list().get(pk=version.pk)).data)
 
+    @extend_schema(request=ReasonSerializer, responses={200: RegisteredModelDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def retire(self, request, name=None):
+        """Make the model read-only and hide it from lists (`?retired=include` shows it). A model with release
+        history cannot be deleted; this is what it gets instead."""
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.model_retire(actor=request.user, model=self.get_object(), **data.validated_data)
+        return Response(RegisteredModelDetailSerializer(selectors.model_detail(model.name)).data)
+
     @extend_schema(responses={204: None, **ERRORS})
     def destroy(self, request, name=None):
         services.model_delete(actor=request.user, model=self.get_object())
@@ -124,6 +139,9 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         "release": Action.RELEASE_MANAGE, "revoke": Action.RELEASE_CONTAIN, "fingerprint_check": Action.JOB_RUN,
     }
     parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+
+    def permission_object(self):
+        return selectors.model_for_permission(self.kwargs.get("model_name"))
 
     def get_model(self):
         if not hasattr(self, "_model"):

@@ -6,13 +6,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from governance import audit, tokens
 from governance.choices import Role
 from governance.errors import Conflict, InvalidInput, NotFound
-from governance.models import ApiToken
+from governance.models import ApiToken, Team
 from governance.permissions import Action, require
 
 User = get_user_model()
@@ -25,7 +26,21 @@ def _user_snapshot(user) -> dict:
         "full_name": user.get_full_name(),
         "is_active": user.is_active,
         "roles": sorted(roles_of_fresh(user)),
+        "teams": sorted(user.teams.values_list("name", flat=True)) if user.pk else [],
     }
+
+
+def _set_teams(user, teams) -> None:
+    """Membership of owning teams (created on first use); names are slugs."""
+    names = sorted({str(t).strip().lower() for t in teams or [] if str(t).strip()})
+    for name in names:
+        try:
+            validate_slug(name)
+        except ValidationError:
+            raise InvalidInput(f"Team {name!r} may only hold letters, digits, '-' and '_'.", field="teams")
+    user.teams.set([Team.objects.get_or_create(name=name[:100])[0] for name in names])
+    if hasattr(user, "_bulwark_teams"):
+        del user._bulwark_teams
 
 
 def roles_of_fresh(user) -> set[str]:
@@ -50,6 +65,7 @@ def user_create(
     email: str = "",
     first_name: str = "",
     last_name: str = "",
+    teams: list[str] | None = None,
     check_permission: bool = True,
 ):
     if check_permission:
@@ -72,13 +88,15 @@ def user_create(
     except IntegrityError as exc:
         raise Conflict(f"A user named {username!r} already exists.", field="username") from exc
     user.groups.set(Group.objects.filter(name__in=roles))
+    _set_teams(user, teams)
     audit.record(actor=actor, action="user.create", obj=user, after=_user_snapshot(user))
     return user
 
 
 @transaction.atomic
 def user_update(*, actor, user, roles: list[str] | None = None, is_active: bool | None = None,
-                email: str | None = None, first_name: str | None = None, last_name: str | None = None):
+                email: str | None = None, first_name: str | None = None, last_name: str | None = None,
+                teams: list[str] | None = None):
     require(actor, Action.USER_MANAGE)
     user = User.objects.select_for_update().get(pk=user.pk)
     before = _user_snapshot(user)
@@ -89,6 +107,8 @@ def user_update(*, actor, user, roles: list[str] | None = None, is_active: bool 
         if user.pk == actor.pk and Role.ADMIN not in roles and not user.is_superuser:
             raise Conflict("You cannot remove your own admin role.", field="roles")
         user.groups.set(Group.objects.filter(name__in=roles))
+    if teams is not None:
+        _set_teams(user, teams)
     for field, value in (("is_active", is_active), ("email", email), ("first_name", first_name),
                          ("last_name", last_name)):
         if value is not None:

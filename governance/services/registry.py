@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from governance import artifacts, audit, datasets, loading, outbox
 from governance.choices import CheckStatus, FindingSeverity, Flavour, RiskTier, Task, VersionStatus
-from governance.errors import Conflict, DomainError, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from governance.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from governance.evaluation import evaluate
 from governance.models import (
     MODEL_CARD_FIELDS,
+    Attestation,
     Dataset,
     ModelCard,
     ModelVersion,
@@ -95,8 +96,9 @@ def model_create(*, actor, name: str, title: str, task: str, risk_tier: str = Ri
 
 @transaction.atomic
 def model_update(*, actor, model: RegisteredModel, tags=None, owner=None, **fields) -> RegisteredModel:
-    require(actor, Action.MODEL_REGISTER)
-    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    require(actor, Action.MODEL_REGISTER, model)
+    model = _locked_or_404(RegisteredModel, model, f"No model named {model.name!r}.")
+    require_active(model)
     before = _model_snapshot(model)
     unknown = set(fields) - set(MODEL_FIELDS)
     if unknown:
@@ -122,12 +124,32 @@ def model_update(*, actor, model: RegisteredModel, tags=None, owner=None, **fiel
     return model
 
 
+def _locked_or_404(model_class, obj, message: str):
+    """The row, locked; a 404 when a concurrent request deleted it meanwhile (not a 500)."""
+    try:
+        return model_class.objects.select_for_update().get(pk=obj.pk)
+    except model_class.DoesNotExist:
+        raise NotFound(message)
+
+
+HISTORY_STATUSES = (VersionStatus.RELEASED, VersionStatus.DEPRECATED, VersionStatus.REVOKED)
+
+
+def require_active(model: RegisteredModel) -> None:
+    if model.retired_at is not None:
+        raise Conflict(f"'{model.name}' is retired: it is read-only.")
+
+
 def model_delete(*, actor, model: RegisteredModel) -> None:
-    require(actor, Action.MODEL_REGISTER)
+    """Only models without release history: a released, deprecated, revoked or attested version is evidence,
+    and its artifact must stay verifiable. Such a model is retired instead (for everyone, admins included)."""
+    require(actor, Action.MODEL_REGISTER, model)
     with transaction.atomic():
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
-        if model.versions.filter(status=VersionStatus.RELEASED).exists():
-            raise Conflict("A model with a released version cannot be deleted; revoke or deprecate it first.")
+        model = _locked_or_404(RegisteredModel, model, f"No model named {model.name!r}.")
+        if model.versions.filter(status__in=HISTORY_STATUSES).exists() or \
+                Attestation.objects.filter(version__model=model).exists():
+            raise Conflict(f"'{model.name}' has release history (released, revoked or attested versions) and "
+                           "cannot be deleted; retire it instead.")
         files = [v.artifact for v in model.versions.select_related("artifact")]
         snapshot = _model_snapshot(model)
         audit.record(actor=actor, action="model.delete", obj=model, before=snapshot)
@@ -138,8 +160,24 @@ def model_delete(*, actor, model: RegisteredModel) -> None:
 
 
 @transaction.atomic
+def model_retire(*, actor, model: RegisteredModel, reason: str = "") -> RegisteredModel:
+    """Read-only from now on and hidden from the model list by default; its history and artifacts stay."""
+    require(actor, Action.MODEL_REGISTER, model)
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    require_active(model)
+    if model.versions.filter(status=VersionStatus.RELEASED).exists():
+        raise Conflict(f"'{model.name}' has a released version; revoke or deprecate it before retiring the model.")
+    model.retired_at = timezone.now()
+    model.retired_reason = (reason or "").strip()[:2000]
+    model.save(update_fields=["retired_at", "retired_reason", "updated_at"])
+    audit.record(actor=actor, action="model.retire", obj=model, after={"reason": model.retired_reason})
+    return model
+
+
+@transaction.atomic
 def model_card_update(*, actor, model: RegisteredModel, **sections) -> ModelCard:
-    require(actor, Action.MODEL_REGISTER)
+    require(actor, Action.MODEL_REGISTER, model)
+    require_active(model)
     allowed = {name for name, _, _ in MODEL_CARD_FIELDS}
     unknown = set(sections) - allowed
     if unknown:
@@ -234,7 +272,8 @@ def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: st
                          parent: ModelVersion | None = None, notes: str = "", metrics: dict | None = None,
                          feature_names: list[str] | None = None) -> ModelVersion:
     """Scan, load and store a new version; its number is the next one for the model, with no gaps."""
-    require(actor, Action.MODEL_REGISTER)
+    require(actor, Action.MODEL_REGISTER, model)
+    require_active(model)
     if parent is not None and parent.model_id != model.pk:
         raise InvalidInput("The parent must be a version of the same model.", field="parent")
     if metrics is not None and not isinstance(metrics, dict):
@@ -307,8 +346,9 @@ def _enqueue_compat_check(version: ModelVersion) -> None:
 def model_version_update(*, actor, version: ModelVersion, notes: str | None = None,
                          evaluation_dataset=..., training_dataset=..., metrics: dict | None = None) -> ModelVersion:
     """Metadata only: the artifact of a version never changes."""
-    require(actor, Action.MODEL_REGISTER)
-    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    require(actor, Action.MODEL_REGISTER, version)
+    require_active(version.model)
+    version = _locked_or_404(ModelVersion, version, f"{version} no longer exists.")
     before = {"notes": version.notes, "evaluation_dataset": version.evaluation_dataset_id,
               "training_dataset": version.training_dataset_id, "metrics": version.metrics}
     recheck = False

@@ -9,6 +9,8 @@ from governance.errors import Conflict, InvalidInput, PermissionDenied
 from governance.models import Attestation, ModelVersion, RegisteredModel, ReleaseEvent, Review
 from governance.permissions import Action, require, roles_of
 
+from .registry import require_active
+
 
 def _locked(version: ModelVersion) -> ModelVersion:
     return ModelVersion.objects.select_for_update().select_related("model", "artifact").get(pk=version.pk)
@@ -32,7 +34,8 @@ def _transition(version: ModelVersion, to: str, *, actor, reason: str = "", extr
 
 @transaction.atomic
 def version_submit(*, actor, version: ModelVersion) -> ModelVersion:
-    require(actor, Action.VERSION_SUBMIT)
+    require(actor, Action.VERSION_SUBMIT, version)
+    require_active(version.model)
     version = _locked(version)
     version.review_round += 1
     version.submitted_by = actor
@@ -46,7 +49,8 @@ def version_submit(*, actor, version: ModelVersion) -> ModelVersion:
 @transaction.atomic
 def version_reopen(*, actor, version: ModelVersion) -> ModelVersion:
     """A rejected version goes back to draft, to be fixed and submitted again."""
-    require(actor, Action.VERSION_SUBMIT)
+    require(actor, Action.VERSION_SUBMIT, version)
+    require_active(version.model)
     version = _locked(version)
     _transition(version, VersionStatus.DRAFT, actor=actor)
     return version

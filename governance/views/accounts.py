@@ -128,6 +128,7 @@ class UserUpdateView(ActionRequiredMixin, View):
             form = UserUpdateForm(initial={
                 "email": user.email, "first_name": user.first_name, "last_name": user.last_name,
                 "is_active": user.is_active, "roles": sorted(roles_of(user)),
+                "teams": ", ".join(user.teams.values_list("name", flat=True)),
             })
         return render(request, "governance/user_form.html", {"subject": user, "form": form})
 

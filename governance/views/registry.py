@@ -29,8 +29,8 @@ def _query_without_page(request) -> str:
 
 class ModelListView(ActionRequiredMixin, View):
     def get(self, request):
-        filterset = RegisteredModelFilterSet(request.GET or None, queryset=selectors.model_list())
-        models = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.model_list()
+        filterset = RegisteredModelFilterSet(request.GET, queryset=selectors.model_list())
+        models = filterset.qs if filterset.is_valid() else selectors.model_list().filter(retired_at__isnull=True)
         if not request.GET.get("sort"):
             models = models.order_by("name")
         return render(request, "governance/model_list.html", {
@@ -65,6 +65,16 @@ def _get_model(name):
         raise Http404(f"No model named {name!r}.")
 
 
+class OwnedModelMixin:
+    """Edit pages of a model: the model's owner, its team and admins only (decided in permissions.can)."""
+
+    def permission_object(self, name=None, **kwargs):
+        model = selectors.model_for_permission(name)
+        if model is None:
+            raise Http404(f"No model named {name!r}.")
+        return model
+
+
 class ModelDetailView(ActionRequiredMixin, View):
     def get(self, request, name):
         model = _get_model(name)
@@ -81,14 +91,14 @@ class ModelDetailView(ActionRequiredMixin, View):
             "lineage": lineage.figure(selectors.version_lineage(model)),
             "more_versions": 0 if show_all else max(0, model.version_count - len(versions)),
             "incidents": selectors.model_incidents(model),
-            "may_register": can(request.user, Action.MODEL_REGISTER),
+            "may_register": can(request.user, Action.MODEL_REGISTER, model) and not model.retired,
             "history": selectors.release_history(model),
             "rollback_target": services.rollback_target(model),
             "may_contain": can(request.user, Action.RELEASE_CONTAIN),
         })
 
 
-class ModelEditView(ActionRequiredMixin, View):
+class ModelEditView(OwnedModelMixin, ActionRequiredMixin, View):
     required_action = Action.MODEL_REGISTER
 
     def get(self, request, name, form=None):
@@ -115,7 +125,20 @@ class ModelEditView(ActionRequiredMixin, View):
         return self.get(request, name, form=form)
 
 
-class ModelCardEditView(ActionRequiredMixin, View):
+class ModelRetireView(OwnedModelMixin, ActionRequiredMixin, View):
+    required_action = Action.MODEL_REGISTER
+
+    def post(self, request, name):
+        try:
+            services.model_retire(actor=request.user, model=_get_model(name), reason=request.POST.get("reason", ""))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{name} is retired: read-only, and hidden from the model list by default.")
+        return redirect("model-detail", name=name)
+
+
+class ModelCardEditView(OwnedModelMixin, ActionRequiredMixin, View):
     required_action = Action.MODEL_REGISTER
 
     def get(self, request, name, form=None):
@@ -138,7 +161,7 @@ class ModelCardEditView(ActionRequiredMixin, View):
         return self.get(request, name, form=form)
 
 
-class VersionCreateView(ActionRequiredMixin, View):
+class VersionCreateView(OwnedModelMixin, ActionRequiredMixin, View):
     required_action = Action.MODEL_REGISTER
 
     def get(self, request, name, form=None):

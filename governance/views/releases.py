@@ -15,7 +15,7 @@ from governance.models import ApprovalPolicy
 from governance.permissions import Action, ActionRequiredMixin, can
 
 from .accounts import form_error, paginate
-from .registry import _get_model, _get_version
+from .registry import OwnedModelMixin, _get_model, _get_version
 
 
 def release_panel(request, version) -> dict:
@@ -37,8 +37,8 @@ def release_panel(request, version) -> dict:
     return {
         "policy": policy, "checks": results, "progress": progress, "blockers": blockers,
         "reviews": selectors.version_reviews(version),
-        "can_submit": can(user, Action.VERSION_SUBMIT) and status == VersionStatus.DRAFT,
-        "can_reopen": can(user, Action.VERSION_SUBMIT) and status == VersionStatus.REJECTED,
+        "can_submit": can(user, Action.VERSION_SUBMIT, version) and status == VersionStatus.DRAFT,
+        "can_reopen": can(user, Action.VERSION_SUBMIT, version) and status == VersionStatus.REJECTED,
         "review_blocked": (
             reason_unless(can(user, Action.REVIEW_DECIDE), "You need the reviewer role.")
             or reason_unless(status == VersionStatus.IN_REVIEW, "The version is not in review.")
@@ -131,7 +131,7 @@ class _VersionAction(ActionRequiredMixin, View):
         return redirect("version-detail", name=name, number=number)
 
 
-class VersionSubmitView(_VersionAction):
+class VersionSubmitView(OwnedModelMixin, _VersionAction):
     required_action = Action.VERSION_SUBMIT
     success = "{version} is submitted for review."
 
@@ -139,7 +139,7 @@ class VersionSubmitView(_VersionAction):
         return services.version_submit(actor=request.user, version=version)
 
 
-class VersionReopenView(_VersionAction):
+class VersionReopenView(OwnedModelMixin, _VersionAction):
     required_action = Action.VERSION_SUBMIT
     success = "{version} is back in draft; fix it and submit it again."
 

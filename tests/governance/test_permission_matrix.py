@@ -9,13 +9,17 @@ from django.urls import reverse
 
 from tests.conftest import make_user
 
-ROLES = ["viewer", "contributor", "reviewer", "incident_manager", "admin", None]
-EVERY_ROLE = {"viewer", "contributor", "reviewer", "incident_manager", "admin"}
+# "contributor" holds the role but neither owns model "m" nor belongs to its team ("other owner");
+# "owner" is a contributor who owns "m"; "teammate" is a contributor in the team that owns "m".
+ROLES = ["viewer", "contributor", "owner", "teammate", "reviewer", "incident_manager", "admin", None]
+CONTRIBUTORS = {"contributor", "owner", "teammate"}
+EVERY_ROLE = {"viewer", "reviewer", "incident_manager", "admin"} | CONTRIBUTORS
 ANY_USER = EVERY_ROLE | {None}
 ADMIN_ONLY = {"admin"}
-REGISTER = {"contributor", "admin"}
-RUN_JOBS = {"contributor", "reviewer", "incident_manager", "admin"}
-OPEN_INCIDENT = {"contributor", "incident_manager", "admin"}
+REGISTER = CONTRIBUTORS | {"admin"}  # new models and datasets: the role is enough
+CHANGE_M = {"owner", "teammate", "admin"}  # writes on model "m": ownership as well
+RUN_JOBS = CONTRIBUTORS | {"reviewer", "incident_manager", "admin"}
+OPEN_INCIDENT = CONTRIBUTORS | {"incident_manager", "admin"}
 MANAGE_INCIDENT = {"incident_manager", "admin"}
 REVIEW = {"reviewer", "admin"}
 CONTAIN = {"reviewer", "incident_manager", "admin"}
@@ -35,10 +39,16 @@ ENDPOINTS = [
     ("register model page", "ui", "get", lambda ctx: reverse("model-create"), None, REGISTER),
     ("register model", "ui", "post", lambda ctx: reverse("model-create"), {"name": ""}, REGISTER),
     ("model page", "ui", "get", lambda ctx: reverse("model-detail", args=["m"]), None, EVERY_ROLE),
-    ("edit model card", "ui", "get", lambda ctx: reverse("model-card-edit", args=["m"]), None, REGISTER),
-    ("upload version page", "ui", "get", lambda ctx: reverse("version-create", args=["m"]), None, REGISTER),
+    ("edit model card", "ui", "get", lambda ctx: reverse("model-card-edit", args=["m"]), None, CHANGE_M),
+    ("save model card", "ui", "post", lambda ctx: reverse("model-card-edit", args=["m"]), {}, CHANGE_M),
+    ("edit model page", "ui", "get", lambda ctx: reverse("model-edit", args=["m"]), None, CHANGE_M),
+    ("save model", "ui", "post", lambda ctx: reverse("model-edit", args=["m"]), {}, CHANGE_M),
+    ("retire model", "ui", "post", lambda ctx: reverse("model-retire", args=["m"]), {}, CHANGE_M),
+    ("upload version page", "ui", "get", lambda ctx: reverse("version-create", args=["m"]), None, CHANGE_M),
+    ("upload version", "ui", "post", lambda ctx: reverse("version-create", args=["m"]), {}, CHANGE_M),
     ("version page", "ui", "get", lambda ctx: reverse("version-detail", args=["m", 1]), None, EVERY_ROLE),
-    ("submit version", "ui", "post", lambda ctx: reverse("version-submit", args=["m", 1]), {}, REGISTER),
+    ("submit version", "ui", "post", lambda ctx: reverse("version-submit", args=["m", 1]), {}, CHANGE_M),
+    ("reopen version", "ui", "post", lambda ctx: reverse("version-reopen", args=["m", 1]), {}, CHANGE_M),
     ("review page", "ui", "get", lambda ctx: reverse("version-review", args=["m", 1]), None, EVERY_ROLE),
     ("record review", "ui", "post", lambda ctx: reverse("version-review", args=["m", 1]), {}, REVIEW),
     ("release version", "ui", "post", lambda ctx: reverse("version-release", args=["m", 1]), {}, REVIEW),
@@ -52,10 +62,13 @@ ENDPOINTS = [
     ("upload dataset page", "ui", "get", lambda ctx: reverse("dataset-create"), None, REGISTER),
     ("models api", "api", "get", lambda ctx: "/api/v1/models/", None, EVERY_ROLE),
     ("create model api", "api", "post", lambda ctx: "/api/v1/models/", {}, REGISTER),
-    ("patch model api", "api", "patch", lambda ctx: "/api/v1/models/m/", {}, REGISTER),
+    ("patch model api", "api", "patch", lambda ctx: "/api/v1/models/m/", {}, CHANGE_M),
+    ("retire model api", "api", "post", lambda ctx: "/api/v1/models/m/retire/", {}, CHANGE_M),
     ("versions api", "api", "get", lambda ctx: "/api/v1/models/m/versions/", None, EVERY_ROLE),
-    ("upload version api", "api", "post", lambda ctx: "/api/v1/models/m/versions/", {}, REGISTER),
-    ("submit api", "api", "post", lambda ctx: "/api/v1/models/m/versions/1/submit/", {}, REGISTER),
+    ("upload version api", "api", "post", lambda ctx: "/api/v1/models/m/versions/", {}, CHANGE_M),
+    ("patch version api", "api", "patch", lambda ctx: "/api/v1/models/m/versions/1/", {"notes": "x"}, CHANGE_M),
+    ("submit api", "api", "post", lambda ctx: "/api/v1/models/m/versions/1/submit/", {}, CHANGE_M),
+    ("reopen api", "api", "post", lambda ctx: "/api/v1/models/m/versions/1/reopen/", {}, CHANGE_M),
     ("reviews api", "api", "get", lambda ctx: "/api/v1/models/m/versions/1/reviews/", None, EVERY_ROLE),
     ("review api", "api", "post", lambda ctx: "/api/v1/models/m/versions/1/reviews/", {}, REVIEW),
     ("release api", "api", "post", lambda ctx: "/api/v1/models/m/versions/1/release/", {}, REVIEW),
@@ -96,6 +109,7 @@ ENDPOINTS = [
     ("notifications", "ui", "get", lambda ctx: reverse("notifications"), None, ANY_USER),
     ("audit event api", "api", "get", lambda ctx: f"/api/v1/audit/{ctx['seq']}/", None, EVERY_ROLE),
     ("audit api is read-only", "api", "post", lambda ctx: "/api/v1/audit/", {}, set()),
+    ("delete model api", "api", "delete", lambda ctx: "/api/v1/models/m/", None, CHANGE_M),
     ("own tokens api", "api", "get", lambda ctx: "/api/v1/auth/tokens/", None, ANY_USER),
     ("me api", "api", "get", lambda ctx: "/api/v1/me/", None, ANY_USER),
     ("openapi schema", "apidoc", "get", lambda ctx: "/api/v1/schema/", None, EVERY_ROLE),
@@ -125,16 +139,31 @@ def ctx(db):
 def call(client, method, url, data, kind):
     if method == "get":
         return client.get(url)
+    if method == "delete":
+        return client.delete(url)
     if kind == "api":
         return getattr(client, method)(url, data, format="json")
     return client.post(url, data)
+
+
+def make_subject(role, ctx):
+    from governance.models import RegisteredModel, Team
+
+    real_role = "contributor" if role in CONTRIBUTORS else role
+    user = make_user(f"matrix_{role or 'none'}", [real_role] if real_role else [])
+    if role == "owner":
+        RegisteredModel.objects.filter(name="m").update(owner=user)
+    elif role == "teammate":
+        Team.objects.create(name="m-team").members.add(user)
+        RegisteredModel.objects.filter(name="m").update(team="m-team")
+    return user
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "no-role")
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e[0])
 def test_role_matrix(endpoint, role, ctx, client, api_client):
     name, kind, method, url_for, data, allowed = endpoint
-    user = make_user(f"matrix_{role or 'none'}", [role] if role else [])
+    user = make_subject(role, ctx)
     url = url_for(ctx)
     if kind == "ui":
         client.force_login(user)
@@ -145,7 +174,7 @@ def test_role_matrix(endpoint, role, ctx, client, api_client):
 
     if role in allowed:
         # Allowed means the rules let the request through; it may still fail on its (empty) input or state.
-        assert response.status_code in (200, 201, 302, 400, 404, 409, 415), (
+        assert response.status_code in (200, 201, 204, 302, 400, 404, 409, 415), (
             f"{name}: {role} should be allowed, got {response.status_code}")
     elif kind == "api" and method != "get" and not allowed:
         assert response.status_code in (403, 405), f"{name}: got {response.status_code}"

@@ -131,7 +131,7 @@ def test_model_with_more_classes_than_the_limit_is_refused_even_when_small(setti
 
 def test_long_feature_names_are_refused(settings):
     settings.MODEL_MAX_NAME_LENGTH = 50
-    frame = iris_frame()
+    frame = iris_frame().copy()  # iris_frame() is shared: never rename its columns in place
     frame.columns = [c * 20 if i == 0 else c for i, c in enumerate(frame.columns)]
     from sklearn.linear_model import LogisticRegression
 
