@@ -30,8 +30,8 @@ class StyledForm(forms.Form):
 class ApiTokenForm(StyledForm):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'CI pipeline'.")
     expires_in_days = forms.IntegerField(
-        min_value=1, max_value=3650, required=False, initial=90,
-        help_text="Leave empty for a token that never expires (not recommended).",
+        min_value=1, required=False, initial=90,
+        help_text="Every token expires: leave empty for the default lifetime; the maximum is set by the operator.",
     )
 
     def expires_at(self):

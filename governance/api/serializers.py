@@ -35,9 +35,18 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OptionalDateTimeField(serializers.DateTimeField):
+    """"" means "not given" (the default applies), never "no value at all"."""
+
+    def to_internal_value(self, value):
+        return None if value == "" else super().to_internal_value(value)
+
+
 class ApiTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = OptionalDateTimeField(
+        required=False, allow_null=True,
+        help_text="When omitted or null: API_TOKEN_DEFAULT_DAYS from now. At most API_TOKEN_MAX_DAYS from now.")
     username = serializers.CharField(required=False, help_text="With password, when not already authenticated.")
     password = serializers.CharField(required=False, write_only=True, style={"input_type": "password"})
 

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from governance import selectors, services
 from governance.filtersets import AuditEventFilterSet
+from governance.models import ApiToken
 from governance.permissions import Action
 
 from .serializers import (
@@ -80,7 +81,8 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
             if user is None:
                 raise AuthenticationFailed("Invalid username or password.")
         token, key = services.api_token_create(
-            actor=user, name=data.validated_data["name"], expires_at=data.validated_data.get("expires_at")
+            actor=user, name=data.validated_data["name"], expires_at=data.validated_data.get("expires_at"),
+            via_token=isinstance(request.auth, ApiToken),
         )
         body = ApiTokenCreatedSerializer(token).data
         body["key"] = key

@@ -1,7 +1,8 @@
 """Users, roles and API tokens: every write checks permission, runs in a transaction, is audited."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from governance import audit, tokens
 from governance.choices import Role
-from governance.errors import Conflict, InvalidInput, NotFound
+from governance.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from governance.models import ApiToken, Team
 from governance.permissions import Action, require
 
@@ -113,6 +114,7 @@ def user_update(*, actor, user, roles: list[str] | None = None, is_active: bool 
                          ("last_name", last_name)):
         if value is not None:
             setattr(user, field, value)
+    user._bulwark_actor = actor  # a deactivation revokes the user's tokens, audited as this actor's doing
     user.save()
     if hasattr(user, "_bulwark_roles"):
         del user._bulwark_roles
@@ -123,9 +125,22 @@ def user_update(*, actor, user, roles: list[str] | None = None, is_active: bool 
 
 
 @transaction.atomic
-def api_token_create(*, actor, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
-    """Create a token for the actor. Returns the row and the key, which is never stored."""
+def api_token_create(*, actor, name: str, expires_at: datetime | None = None,
+                     via_token: bool = False) -> tuple[ApiToken, str]:
+    """Create a token for the actor. Returns the row and the key, which is never stored.
+
+    Every token expires (API_TOKEN_DEFAULT_DAYS when no expiry is given, never past API_TOKEN_MAX_DAYS), and a
+    token cannot mint tokens: a stolen token must not outlive its revocation through children."""
     require(actor, Action.TOKEN_MANAGE_OWN)
+    if via_token:
+        raise PermissionDenied("A token cannot create tokens: sign in with your password (or use your session).")
+    now = timezone.now()
+    if expires_at is None:
+        expires_at = now + timedelta(days=min(settings.API_TOKEN_DEFAULT_DAYS, settings.API_TOKEN_MAX_DAYS))
+    latest = now + timedelta(days=settings.API_TOKEN_MAX_DAYS)
+    if expires_at > latest + timedelta(minutes=1):
+        raise InvalidInput(f"A token lives at most {settings.API_TOKEN_MAX_DAYS} days (API_TOKEN_MAX_DAYS); "
+                           f"choose an expiry before {latest:%Y-%m-%d}.", field="expires_at")
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Give the token a name, e.g. 'CI pipeline'.", field="name")
@@ -156,4 +171,17 @@ def api_token_revoke(*, actor, token_id: int) -> ApiToken:
     token.save(update_fields=["revoked_at"])
     audit.record(actor=actor, action="token.revoke", obj=token, after={"revoked_at": token.revoked_at})
     return token
+
+
+def api_tokens_revoke_all(*, user, reason: str, actor=None) -> int:
+    """Revoke every live token of `user` (password change, deactivation); one audit event naming the reason."""
+    with transaction.atomic():
+        live = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+        prefixes = sorted(live.values_list("prefix", flat=True))
+        if not prefixes:
+            return 0
+        live.update(revoked_at=timezone.now())
+        audit.record(actor=actor, action="token.revoke_all", obj=user,
+                     after={"reason": reason, "revoked": prefixes})
+    return len(prefixes)
 
