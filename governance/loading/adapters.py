@@ -22,6 +22,7 @@ def json_safe(values) -> list:
 
 class LoadedModel:
     flavour: str = ""
+    neutralised_params: list[str] = []  # noqa: RUF012 - replaced per instance; what loading set to a safe value
 
     def __init__(self, estimator: Any, *, task: str | None, feature_names: list[str] | None, classes: list | None):
         self.estimator = estimator

@@ -14,7 +14,7 @@ import zipfile
 
 from django.conf import settings
 
-from . import adapters, boosters, integrity, limits, restricted
+from . import adapters, boosters, integrity, limits, params, restricted
 from .compression import detect_compression, inflate
 from .pickle_scan import scan_pickle_bytes
 from .report import CorruptArtifact, ScanReport, UnsafeArtifact, UnsupportedFlavour, finding
@@ -419,7 +419,10 @@ def _sklearn_like(obj, flavour: str) -> adapters.LoadedModel:
     if not hasattr(obj, "predict"):
         raise CorruptArtifact(f"the {flavour} file holds a {type(obj).__name__}, not a model with predict()")
     integrity.check_trees(obj)
-    return adapters.SklearnModel(obj, flavour)
+    neutralised = params.enforce(obj, flavour)
+    model = adapters.SklearnModel(obj, flavour)
+    model.neutralised_params = neutralised
+    return model
 
 
 def _load_skops(data) -> adapters.LoadedModel:

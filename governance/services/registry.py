@@ -308,7 +308,8 @@ def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: st
             model=locked, number=number, flavour=flavour, artifact=stored, feature_names=names,
             class_labels=list(loaded.classes or []), metrics=metrics or {},
             evaluation_dataset=evaluation_dataset, training_dataset=training_dataset, parent=parent,
-            notes=notes, scan_report=report.as_dict(), card_snapshot=_card_snapshot(locked),
+            notes=notes, scan_report={**report.as_dict(), "neutralised": loaded.neutralised_params},
+            card_snapshot=_card_snapshot(locked),
             compat_status=CheckStatus.PENDING, created_by=actor,
         )
         RegisteredModel.objects.filter(pk=locked.pk).update(updated_at=timezone.now())
