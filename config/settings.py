@@ -178,6 +178,18 @@ ARTIFACT_ENCRYPTION_KEYS = env_secret(
     dev_file=KEYS_DIR / "artifact_keys",
     generate=lambda: "k1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
 )
+# The audit chain is an HMAC-SHA256 chain keyed with this secret, which never enters the database: someone who
+# can write to the database but lacks the key cannot recompute a valid chain after tampering.
+AUDIT_HMAC_KEY = env_secret(
+    "AUDIT_HMAC_KEY",
+    production=PRODUCTION,
+    dev_file=KEYS_DIR / "audit_hmac_key",
+    generate=lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+)
+# Signed checkpoints of the chain head (seq + hash), appended to this file (put it on append-only or external
+# storage) and logged to the `bulwark.audit.checkpoint` logger; verify_audit detects truncation against them.
+AUDIT_CHECKPOINT_FILE = Path(os.environ.get("AUDIT_CHECKPOINT_FILE", DATA_DIR / "audit-checkpoints.jsonl"))
+AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 600)
 ATTESTATION_KEY_FILE = Path(os.environ.get("ATTESTATION_KEY_FILE", KEYS_DIR / "attestation_ed25519.pem"))
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 500) * 1024 * 1024
 MAX_DATASET_ROWS = env_int("MAX_DATASET_ROWS", 2_000_000)
@@ -242,6 +254,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {"task": "governance.verify_audit_chain", "schedule": 6 * 3600.0},
+    "audit-checkpoint": {"task": "governance.audit_checkpoint", "schedule": float(AUDIT_CHECKPOINT_SECONDS)},
     "reap-stale-jobs": {"task": "explain.reap_stale_jobs", "schedule": 60.0},
     "outbox-sweep": {"task": "governance.outbox_sweep", "schedule": float(env_int("OUTBOX_SWEEP_SECONDS", 10))},
     "overdue-action-items": {"task": "incidents.notify_overdue_action_items", "schedule": 24 * 3600.0},

@@ -46,3 +46,10 @@ def sweep_outbox_on_start(sender=None, **kwargs):
         outbox.sweep(min_age_seconds=0)
     except Exception:  # the worker starts whatever the outbox's state; beat sweeps again
         logging.getLogger(__name__).warning("outbox sweep at worker start failed", exc_info=True)
+
+
+@shared_task(name="governance.audit_checkpoint", queue="light", ignore_result=True)
+def audit_checkpoint() -> dict:
+    """Sign and publish the audit chain head (run by beat every AUDIT_CHECKPOINT_SECONDS)."""
+    with acting_as(RequestMeta(channel=Channel.WORKER)):
+        return audit.checkpoint()

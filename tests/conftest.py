@@ -81,3 +81,10 @@ def assert_audited(obj=None, action=None, *, count=1, object_type=None, object_i
     assert qs.count() == count, f"expected {count} {action!r} event(s), found {qs.count()}"
     return qs.first()
 
+
+
+@pytest.fixture(autouse=True)
+def audit_checkpoint_file(settings, tmp_path):
+    """Each test's audit chain starts empty: its signed checkpoints must not meet another test's."""
+    settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.jsonl"
+    return settings.AUDIT_CHECKPOINT_FILE

@@ -90,6 +90,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 64 + "-production-grade-secret-key-for-the-check",
     "ALLOWED_HOSTS": "bulwark.example.org",
     "ARTIFACT_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+    "AUDIT_HMAC_KEY": "B" * 43 + "=",
 }
 
 
