@@ -59,7 +59,9 @@ class PrivateRedis:
 
 def _reconnect():
     """Make this process's Celery app publish to the broker its configuration now names."""
-    celery_app.pool.force_close_all()
+    from kombu import pools
+
+    pools.reset()  # every cached connection and producer pool, for the old URL too
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
