@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
 from governance import health, selectors, services
+from governance.api import errors as api_errors
 from governance.choices import Role
 from governance.errors import DomainError
 from governance.filtersets import AuditEventFilterSet
@@ -148,12 +149,18 @@ class UserUpdateView(ActionRequiredMixin, View):
 
 def error_403(request, exception=None):
     message = str(exception) if exception else "You do not have permission to do this."
+    if api_errors.is_api(request):
+        return api_errors.json_error(403, message)
     return render(request, "errors/403.html", {"message": message}, status=403)
 
 
 def error_404(request, exception=None):
+    if api_errors.is_api(request):
+        return api_errors.json_error(404, "Not found.")
     return render(request, "errors/404.html", status=404)
 
 
 def error_500(request):
+    if api_errors.is_api(request):
+        return api_errors.json_error(500, "Internal server error; it was logged.")
     return render(request, "errors/500.html", status=500)

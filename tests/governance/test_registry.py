@@ -405,6 +405,23 @@ def test_register_model_command_prints_the_version_number(cast, tmp_path, capsys
     assert AuditEvent.objects.get(action="version.create", object_id=str(version.pk)).channel == "cli"
 
 
+@pytest.mark.parametrize("content", [b"not a model at all", pickle.dumps(Evil("/tmp/never"))])  # noqa: S108
+def test_register_model_with_task_and_a_rejected_file_leaves_nothing_behind(cast, tmp_path, content):
+    """The fault: with --task the model row (and its audit event) was created before the file was refused."""
+    from django.core.management.base import CommandError
+
+    model_file = tmp_path / "bad.pkl"
+    model_file.write_bytes(content)
+    data_file = tmp_path / "iris.csv"
+    data_file.write_bytes(iris_csv())
+    events = AuditEvent.objects.count()
+    with pytest.raises(CommandError):
+        call_command("register_model", str(model_file), "--name", "bad-cli", "--as", "author", "--task",
+                     "classification", "--dataset", str(data_file), "--target", "target")
+    assert not RegisteredModel.objects.filter(name="bad-cli").exists()
+    assert not Dataset.objects.exists() and AuditEvent.objects.count() == events
+
+
 # --- query counts -------------------------------------------------------------------------------------
 
 def bulk_registry(owner, models=12, versions=6):

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from governance import loading, services
 from governance.choices import Channel, RiskTier, Task
@@ -37,12 +38,19 @@ class Command(BaseCommand):
             raise CommandError(f"No active user named {username!r}.")
         if not file.is_file():
             raise CommandError(f"{file} is not a file.")
+        # The file is scanned and loaded before anything is created, and everything runs in one transaction: a
+        # rejected file leaves no empty model row (nor its audit event) behind.
+        inferred = self._check_file(file, flavour)
+        if task is not None and inferred is not None and task != inferred:
+            raise CommandError(f"This is a {inferred} model, not {task}.")
         try:
-            with acting_as(RequestMeta(channel=Channel.CLI)):
+            with acting_as(RequestMeta(channel=Channel.CLI)), transaction.atomic():
                 model = RegisteredModel.objects.filter(name=name).first()
                 if model is None:
                     if task is None:
-                        task = self._infer_task(file, flavour)
+                        task = inferred
+                    if task is None:
+                        raise CommandError("Cannot infer the task of this model; pass --task.")
                     model = services.model_create(actor=user, name=name, title=title or name, task=task,
                                                   risk_tier=risk_tier)
                     self.stderr.write(f"Registered new model {model.name} ({task}).")
@@ -75,7 +83,8 @@ class Command(BaseCommand):
             raise CommandError(f"{model.name} has no version {number}.")
         return parent
 
-    def _infer_task(self, file, flavour):
+    def _check_file(self, file, flavour):
+        """Scan and load the file (refusing it as the upload would); its task, if it has one."""
         data = file.read_bytes()
         flavour = flavour or loading.detect_flavour(file.name, data[:4096])
         if flavour is None:
@@ -84,6 +93,4 @@ class Command(BaseCommand):
             loaded = loading.load_model(data, flavour)
         except (loading.UnsafeArtifact, loading.CorruptArtifact, loading.UnsupportedFlavour) as exc:
             raise CommandError(str(exc)) from exc
-        if loaded.task is None:
-            raise CommandError("Cannot infer the task of this model; pass --task.")
         return loaded.task
