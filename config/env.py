@@ -1,6 +1,9 @@
 """Small helpers that read settings from the environment (twelve-factor)."""
 
+import base64
+import binascii
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -64,3 +67,33 @@ def env_secret(name: str, *, production: bool, dev_file: Path, generate) -> str:
 
 def random_secret_key() -> str:
     return secrets.token_urlsafe(50)
+
+
+def _decoded(name: str, encoded: str, size: int) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ImproperlyConfigured(f"{name} is not valid urlsafe base64: {exc}") from exc
+    if len(raw) < size:
+        raise ImproperlyConfigured(f"{name} decodes to {len(raw)} bytes; it must be at least {size} random bytes "
+                                   "(python -c \"import base64,os;print(base64.urlsafe_b64encode(os.urandom(32))"
+                                   ".decode())\").")
+    return raw
+
+
+def check_keyring(name: str, spec: str) -> None:
+    """`keyid:<urlsafe base64 of exactly 32 bytes>[,...]`: checked at start, not at the first upload."""
+    entries = [e.strip() for e in (spec or "").split(",") if e.strip()]
+    if not entries:
+        raise ImproperlyConfigured(f"{name} is empty; expected 'keyid:<urlsafe-base64 of 32 bytes>[,...]'.")
+    for position, entry in enumerate(entries, 1):
+        key_id, sep, encoded = entry.partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9._-]{1,32}", key_id.strip()):
+            raise ImproperlyConfigured(f"{name} entry {position} must look like 'keyid:<base64>'.")
+        raw = _decoded(f"{name} key {key_id.strip()!r}", encoded.strip(), 32)
+        if len(raw) != 32:
+            raise ImproperlyConfigured(f"{name} key {key_id.strip()!r} must be exactly 32 bytes, not {len(raw)}.")
+
+
+def check_secret_key(name: str, value: str, *, min_bytes: int = 32) -> None:
+    _decoded(name, (value or "").strip(), min_bytes)

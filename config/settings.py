@@ -12,7 +12,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_secret, env_str, random_secret_key
+from config.env import (
+    check_keyring,
+    check_secret_key,
+    env_bool,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    random_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BULWARK_ENV = os.environ.get("BULWARK_ENV", "development").strip().lower()
@@ -34,6 +43,8 @@ SECRET_KEY = env_secret(
     generate=random_secret_key,
 )
 DEBUG = env_bool("DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG=true is refused when BULWARK_ENV=production: it leaks settings and data.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when BULWARK_ENV=production.")
@@ -61,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "governance.middleware.NoStoreMiddleware",
     "governance.middleware.UploadSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -190,6 +202,11 @@ AUDIT_HMAC_KEY = env_secret(
 # storage) and logged to the `bulwark.audit.checkpoint` logger; verify_audit detects truncation against them.
 AUDIT_CHECKPOINT_FILE = Path(os.environ.get("AUDIT_CHECKPOINT_FILE", DATA_DIR / "audit-checkpoints.jsonl"))
 AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 600)
+# Malformed keys fail at start, naming the variable, not at the first upload or audited write.
+check_keyring("ARTIFACT_ENCRYPTION_KEYS", ARTIFACT_ENCRYPTION_KEYS)
+check_secret_key("AUDIT_HMAC_KEY", AUDIT_HMAC_KEY)
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters when BULWARK_ENV=production.")
 ATTESTATION_KEY_FILE = Path(os.environ.get("ATTESTATION_KEY_FILE", KEYS_DIR / "attestation_ed25519.pem"))
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 500) * 1024 * 1024
 MAX_DATASET_ROWS = env_int("MAX_DATASET_ROWS", 2_000_000)

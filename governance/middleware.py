@@ -55,3 +55,16 @@ class UploadSizeLimitMiddleware:
                 return JsonResponse({"detail": message}, status=413)
             return render(request, "errors/413.html", {"message": message}, status=413)
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """API answers, artifact downloads and exports carry data no shared or browser cache should keep."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/api/") or response.has_header("Content-Disposition"):
+            response["Cache-Control"] = "no-store"
+        return response

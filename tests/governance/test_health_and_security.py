@@ -127,3 +127,26 @@ def test_openapi_schema_validates_without_warnings(tmp_path):
     for path in ("/api/v1/models/{model_name}/versions/{number}/release/", "/api/v1/jobs/{id}/cancel/",
                  "/api/v1/incidents/{id}/review/", "/api/v1/audit/"):
         assert path in schema, path
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"DEBUG": "true"}, "DEBUG=true is refused"),
+    ({"ARTIFACT_ENCRYPTION_KEYS": "k1:short"}, "ARTIFACT_ENCRYPTION_KEYS key 'k1'"),
+    ({"ARTIFACT_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=,nocolon"}, "entry 2 must look like"),
+    ({"ARTIFACT_ENCRYPTION_KEYS": "k1:" + "A" * 86 + "=="}, "exactly 32 bytes"),
+    ({"AUDIT_HMAC_KEY": "tooshort"}, "AUDIT_HMAC_KEY decodes to"),
+    ({"SECRET_KEY": "short"}, "at least 50 characters"),
+])
+def test_production_profile_refuses_to_start_with_a_bad_setting(tmp_path, overrides, message):
+    result = run_manage("check", env_overrides={**PRODUCTION_ENV, "BULWARK_DATA_DIR": str(tmp_path), **overrides})
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr[-2000:]
+
+
+def test_api_artifact_and_export_responses_are_never_stored_by_caches(api_as, cast, client):
+    response = api_as(cast["viewer"]).get("/api/v1/models/")
+    assert response["Cache-Control"] == "no-store"
+    assert api_as(cast["viewer"]).get("/api/v1/nowhere/")["Cache-Control"] == "no-store"
+    client.force_login(cast["viewer"])
+    page = client.get("/models/")
+    assert "no-store" not in page.get("Cache-Control", "")

@@ -281,6 +281,15 @@ def test_artifact_download_is_the_exact_bytes(contributor_api, iris_model_row):
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == data
     assert response["X-Artifact-SHA256"] == hashlib.sha256(data).hexdigest()
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_artifact_download_from_the_version_page_is_never_cached(contributor_api, client, cast, iris_model_row):
+    post_version(contributor_api, "iris", iris_skops(), "iris.skops")
+    client.force_login(cast["viewer"])
+    response = client.get(reverse("version-artifact", args=["iris", 1]))
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    assert response["Content-Disposition"].startswith("attachment")
 
 
 def test_tampered_artifact_is_refused_recorded_and_shown(contributor_api, client, cast, iris_model_row,
