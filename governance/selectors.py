@@ -18,6 +18,19 @@ def audit_event_list():
     return AuditEvent.objects.select_related("actor").order_by("-seq")
 
 
+# Changes to who may do what: users, roles, teams, approval policies, playbooks, revoked credentials.
+ADMIN_CHANGE_PREFIXES = ("user.", "policy.", "playbook.", "token.revoke_all")
+
+
+def admin_change_list():
+    from django.db.models import Q
+
+    match = Q()
+    for prefix in ADMIN_CHANGE_PREFIXES:
+        match |= Q(action__startswith=prefix)
+    return audit_event_list().filter(match)
+
+
 def audit_actions() -> list[str]:
     return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
 

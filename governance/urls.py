@@ -34,5 +34,6 @@ urlpatterns = [
     path("profile/", views.ProfileView.as_view(), name="profile"),
     path("profile/tokens/<int:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("admin/users/", views.UserListView.as_view(), name="user-list"),
+    path("admin/changes/", views.AdminChangesView.as_view(), name="admin-changes"),
     path("admin/users/<int:pk>/", views.UserUpdateView.as_view(), name="user-edit"),
 ]

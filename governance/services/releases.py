@@ -210,6 +210,10 @@ def version_release(*, actor, version: ModelVersion, reason: str = "") -> ModelV
     if version.status != VersionStatus.APPROVED:
         raise Conflict(f"{version} is {version.get_status_display().lower()}; only an approved version can be "
                        "released.")
+    if actor.pk in (version.created_by_id, version.submitted_by_id):
+        # Maker-checker: whoever made or submitted a version never puts it into service, whatever their roles
+        # and however many others approved it.
+        raise PermissionDenied(f"You wrote or submitted {version}; someone else must release it.")
     blockers = checks.blocking(checks.evaluate(version))
     if blockers:
         raise Conflict("A required check no longer passes: " + "; ".join(b.label for b in blockers))

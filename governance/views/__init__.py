@@ -1,4 +1,5 @@
 from .accounts import (
+    AdminChangesView,
     AuditLogView,
     DashboardView,
     ProfileView,
@@ -43,7 +44,7 @@ from .releases import (
 __all__ = [
     "AttestationDownloadView", "ModelRollbackView", "PolicyView", "ReviewQueueView", "VerifyView",
     "VersionReleaseView", "VersionReopenView", "VersionReviewView", "VersionRevokeView", "VersionSubmitView",
-    "AuditLogView", "DashboardView", "DatasetCreateView", "DatasetDetailView", "DatasetListView",
+    "AdminChangesView", "AuditLogView", "DashboardView", "DatasetCreateView", "DatasetDetailView", "DatasetListView",
     "ModelCardEditView", "ModelCreateView", "ModelDetailView", "ModelEditView", "ModelListView", "ModelRetireView",
     "ProfileView",
     "TokenRevokeView", "UserListView", "UserUpdateView", "VersionArtifactView", "VersionCompareView",

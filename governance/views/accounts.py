@@ -58,6 +58,16 @@ class AuditLogView(ActionRequiredMixin, View):
         })
 
 
+class AdminChangesView(ActionRequiredMixin, View):
+    """Every change to users, roles, teams, policies and playbooks, with what it was before and after."""
+
+    required_action = Action.USER_MANAGE
+
+    def get(self, request):
+        return render(request, "governance/admin_changes.html",
+                      {"page_obj": paginate(request, selectors.admin_change_list())})
+
+
 class ProfileView(ActionRequiredMixin, View):
     required_action = Action.TOKEN_MANAGE_OWN
 

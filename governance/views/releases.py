@@ -49,6 +49,7 @@ def release_panel(request, version) -> dict:
         "release_blocked": (
             reason_unless(can(user, Action.RELEASE_MANAGE), "You need the reviewer role to release.")
             or reason_unless(status == VersionStatus.APPROVED, "Only an approved version can be released.")
+            or reason_unless(not own, "You wrote or submitted this version; someone else must release it.")
             or reason_unless(not blockers, "A required check no longer passes.")
         ),
         "revoke_blocked": (

@@ -35,6 +35,7 @@ ENDPOINTS = [
     ("edit user", "ui", "get", lambda ctx: reverse("user-edit", args=[ctx["other"].pk]), None, ADMIN_ONLY),
     ("save user", "ui", "post", lambda ctx: reverse("user-edit", args=[ctx["other"].pk]), {"roles": "bogus"},
      ADMIN_ONLY),
+    ("admin changes", "ui", "get", lambda ctx: reverse("admin-changes"), None, ADMIN_ONLY),
     ("model list", "ui", "get", lambda ctx: reverse("model-list"), None, EVERY_ROLE),
     ("register model page", "ui", "get", lambda ctx: reverse("model-create"), None, REGISTER),
     ("register model", "ui", "post", lambda ctx: reverse("model-create"), {"name": ""}, REGISTER),

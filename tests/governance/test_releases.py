@@ -368,3 +368,52 @@ def test_release_pages_keep_a_constant_query_count(new_version, cast, client, dj
 
 def test_make_user_helper_is_real():
     assert make_user("x", ["viewer"]).groups.get().name == "viewer"
+
+
+# --- maker-checker and admin changes ----------------------------------------------------------------
+
+def test_the_author_cannot_release_their_version_even_as_a_reviewer_after_others_approved(cast, dataset, api_as):
+    """The fault: a reviewer who wrote the version could release it once others had approved."""
+    maker = make_user("maker", ["contributor", "reviewer"])
+    model = services.model_create(actor=maker, name="iris-mc", title="Iris", task="classification",
+                                  risk_tier="medium", card=FULL_CARD)
+    version = services.model_version_create(actor=maker, model=model, fileobj=io.BytesIO(iris_skops()),
+                                            filename="iris.skops", evaluation_dataset=dataset)
+    version = services.version_compatibility_check(version_id=version.pk)
+    services.version_submit(actor=maker, version=version)
+    approve(version, cast["reviewer"], cast["second_reviewer"])
+    assert version.status == "approved"
+    response = api_as(maker).post(f"/api/v1/models/iris-mc/versions/{version.number}/release/", {}, format="json")
+    assert response.status_code == 403
+    assert "someone else must release it" in response.json()["detail"]
+    version.refresh_from_db()
+    assert version.status == "approved" and not Attestation.objects.exists()
+    assert services.version_release(actor=cast["reviewer"], version=version).status == "released"
+
+
+def test_the_submitter_cannot_release_what_they_submitted(cast, new_version):
+    version = new_version()
+    submitter = make_user("submitter", ["contributor", "reviewer"])
+    services.user_update(actor=cast["admin_user"], user=submitter, teams=["submitters"])
+    from governance.models import RegisteredModel
+
+    RegisteredModel.objects.filter(pk=version.model_id).update(team="submitters")
+    version = ModelVersion.objects.get(pk=version.pk)
+    services.version_submit(actor=submitter, version=version)
+    approve(version, cast["reviewer"])
+    with pytest.raises(PermissionDenied, match="someone else must release it"):
+        services.version_release(actor=submitter, version=version)
+
+
+def test_admin_changes_page_shows_role_and_policy_changes_with_before_and_after(cast, client):
+    services.user_update(actor=cast["admin_user"], user=cast["viewer"], roles=["viewer", "reviewer"])
+    services.policy_update(actor=cast["admin_user"], risk_tier="low", required_approvals=2,
+                           admin_approval_required=False, required_checks=["model_card"])
+    client.force_login(cast["admin_user"])
+    html = client.get(reverse("admin-changes")).content.decode()
+    assert "user.update" in html and "policy.update" in html
+    event = AuditEvent.objects.filter(action="user.update").latest("seq")
+    assert event.changes["before"]["roles"] == ["viewer"]
+    assert event.changes["after"]["roles"] == ["reviewer", "viewer"]
+    client.force_login(cast["reviewer"])
+    assert client.get(reverse("admin-changes")).status_code == 403
