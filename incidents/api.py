@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -205,6 +206,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         entry = services.timeline_add(actor=request.user, incident=incident, evidence_file=values.pop("evidence", None),
                                       **values)
         return Response(TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS})
+    @action(detail=True, methods=["get"], url_path=r"evidence/(?P<entry_id>\d+)", filter_backends=[],
+            pagination_class=None)
+    def evidence(self, request, pk=None, entry_id=None):
+        """Download an evidence file of the timeline: decrypted, hash-verified, audited, always an attachment."""
+        from .views import evidence_response
+
+        data, name = services.evidence_download(actor=request.user, incident=self.get_object(), entry_id=int(entry_id))
+        return evidence_response(data, name)
 
     @extend_schema(request=ContainmentSerializer, responses={201: TimelineEntrySerializer, **ERRORS})
     @action(detail=True, methods=["post"])

@@ -7,7 +7,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from governance import audit
+from governance import artifacts, audit
 from governance.errors import Conflict, InvalidInput, NotFound
 from governance.models import ModelVersion, RegisteredModel
 from governance.permissions import Action, require
@@ -221,8 +221,6 @@ def incident_transition(*, actor, incident: Incident, to: str, reason: str = "")
 def timeline_add(*, actor, incident: Incident, body: str = "", link_url: str = "", link_label: str = "",
                  evidence_file=None) -> TimelineEntry:
     """A note, a link, or evidence (a file: size and type limited, stored encrypted, name sanitised)."""
-    from governance import artifacts
-
     require(actor, Action.INCIDENT_OPEN)
     body = (body or "").strip()
     if not body and evidence_file is None and not link_url:
@@ -447,3 +445,20 @@ def playbook_step_delete(*, actor, step: PlaybookStep) -> None:
     audit.record(actor=actor, action="playbook.delete", obj=step, before={"category": step.category,
                                                                           "phase": step.phase, "text": step.text})
     step.delete()
+
+
+def evidence_download(*, actor, incident: Incident, entry_id: int) -> tuple[bytes, str]:
+    """The decrypted, hash-verified bytes of an evidence file and its name; the download is audited."""
+    require(actor, Action.VIEW)
+    entry = (TimelineEntry.objects.select_related("evidence")
+             .filter(pk=entry_id, incident=incident, evidence__isnull=False).first())
+    if entry is None:
+        raise NotFound(f"Incident #{incident.pk} has no evidence file #{entry_id}.")
+    try:
+        data = artifacts.read_bytes(entry.evidence)
+    except artifacts.ArtifactIntegrityError as exc:
+        raise Conflict(f"Refused: the evidence file failed its integrity check ({exc}).")
+    with transaction.atomic():
+        audit.record(actor=actor, action="incident.evidence_download", obj=incident,
+                     after={"entry": entry.pk, "file": entry.evidence.original_name, "sha256": entry.evidence.sha256})
+    return data, entry.evidence.original_name

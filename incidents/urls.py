@@ -17,6 +17,8 @@ urlpatterns = [
          name="incident-fingerprint-check"),
     path("incidents/<int:pk>/review/", views.IncidentReviewView.as_view(), name="incident-review"),
     path("incidents/<int:pk>/export/", views.IncidentExportView.as_view(), name="incident-export"),
+    path("incidents/<int:pk>/evidence/<int:entry_id>/", views.EvidenceDownloadView.as_view(),
+         name="incident-evidence"),
     path("notifications/", views.NotificationsView.as_view(), name="notifications"),
     path("playbooks/", views.PlaybookView.as_view(), name="playbooks"),
 ]

@@ -3,6 +3,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views import View
 
 from explain.kinds import KINDS as ANALYSES
@@ -308,3 +309,24 @@ class PlaybookView(ActionRequiredMixin, View):
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("playbooks")
+
+
+def evidence_response(data: bytes, name: str) -> HttpResponse:
+    """Always a download, never rendered: evidence is untrusted (an .html or .svg would run in our origin)."""
+    response = HttpResponse(data, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class EvidenceDownloadView(ActionRequiredMixin, View):
+    def get(self, request, pk, entry_id):
+        incident = get_object_or_404(Incident, pk=pk)
+        try:
+            data, name = services.evidence_download(actor=request.user, incident=incident, entry_id=entry_id)
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise Http404(exc.message)
+            messages.error(request, exc.message)
+            return redirect("incident-detail", pk=pk)
+        return evidence_response(data, name)

@@ -162,6 +162,52 @@ def test_evidence_upload_limits(incident, cast, settings):
     assert incident.timeline.filter(kind="evidence").count() == 1
 
 
+def test_evidence_is_downloaded_decrypted_as_an_attachment_and_the_download_is_audited(incident, cast, client,
+                                                                                       api_as):
+    """Evidence could be attached but never read back: readers of the incident now download it."""
+    manager = cast["incident_manager"]
+    content = b'<html><script>alert("x")</script></html>\n'  # untrusted: must never be rendered inline
+    entry = services.timeline_add(actor=manager, incident=incident, body="page the attacker served",
+                                  evidence_file=SimpleUploadedFile('page "1".txt', content))
+    client.force_login(cast["viewer"])
+    assert reverse("incident-evidence", args=[incident.pk, entry.pk]) in client.get(
+        reverse("incident-detail", args=[incident.pk])).content.decode()
+    response = client.get(reverse("incident-evidence", args=[incident.pk, entry.pk]))
+    assert response.status_code == 200 and response.content == content
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment;") and 'page \\"1\\".txt' in \
+        response["Content-Disposition"]
+    assert response["Cache-Control"] == "no-store"
+    event = AuditEvent.objects.filter(action="incident.evidence_download").latest("seq")
+    assert event.actor_username == "viewer" and event.changes["after"]["sha256"] == entry.evidence.sha256
+
+    api = api_as(cast["viewer"])
+    response = api.get(f"/api/v1/incidents/{incident.pk}/evidence/{entry.pk}/")
+    assert response.status_code == 200 and response.content == content
+    assert AuditEvent.objects.filter(action="incident.evidence_download").count() == 2
+    assert api.get(f"/api/v1/incidents/{incident.pk}/evidence/999/").status_code == 404
+    assert client.get(reverse("incident-evidence", args=[incident.pk, 999])).status_code == 404
+
+
+def test_tampered_evidence_is_refused(incident, cast, api_as, tmp_path):
+    entry = services.timeline_add(actor=cast["incident_manager"], incident=incident,
+                                  evidence_file=SimpleUploadedFile("log.txt", b"original log line\n" * 50))
+    blob = next(p for p in tmp_path.rglob("*") if p.is_file() and p.stat().st_size > 100)
+    raw = bytearray(blob.read_bytes())
+    raw[-3] ^= 0xFF
+    blob.write_bytes(bytes(raw))
+    response = api_as(cast["viewer"]).get(f"/api/v1/incidents/{incident.pk}/evidence/{entry.pk}/")
+    assert response.status_code == 409 and "integrity" in response.json()["detail"]
+    assert not AuditEvent.objects.filter(action="incident.evidence_download").exists()
+
+
+def test_anonymous_cannot_download_evidence(incident, cast, client):
+    entry = services.timeline_add(actor=cast["incident_manager"], incident=incident,
+                                  evidence_file=SimpleUploadedFile("log.txt", b"x"))
+    response = client.get(reverse("incident-evidence", args=[incident.pk, entry.pk]))
+    assert response.status_code == 302
+
+
 def test_metrics_on_fixed_timestamps(cast):
     now = timezone.now()
     for hours_to_triage, hours_to_contain in [(1, 4), (3, 10), (5, None)]:
