@@ -341,6 +341,8 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "incidents.choices.Severity",
         "RiskTierEnum": "governance.choices.RiskTier",
     },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "governance.api.error_responses.add_error_responses"],
     "SWAGGER_UI_DIST": "SIDECAR",  # served locally by drf-spectacular-sidecar, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -165,6 +165,9 @@ class ApiPermission(drf_permissions.BasePermission):
     def has_permission(self, request, view):
         if not request.user or not request.user.is_authenticated:
             return False
+        method = request.method.lower()
+        if method not in view.http_method_names or not hasattr(view, method):
+            return True  # a method the view does not have: DRF answers 405, not a misleading 403
         if request.method in drf_permissions.SAFE_METHODS:
             action = getattr(view, "read_action", Action.VIEW)
         else:

@@ -41,10 +41,13 @@ class VersionRefField(serializers.CharField):
 
 class IncidentSerializer(serializers.ModelSerializer):
     reported_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    commander = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    scribe = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    liaison = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    commander = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    scribe = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    liaison = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     affected_models = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    # Blank until the incident is classified: the schema's enums must admit "".
+    harm_domain = serializers.ChoiceField(choices=HarmDomain.choices, allow_blank=True, read_only=True)
+    technical_failure = serializers.ChoiceField(choices=TechnicalFailure.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Incident
@@ -96,7 +99,7 @@ class IncidentWriteSerializer(serializers.Serializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     evidence = serializers.SerializerMethodField()
 
     class Meta:
@@ -137,7 +140,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
 
 class PostIncidentReviewSerializer(serializers.ModelSerializer):
     action_items = ActionItemSerializer(many=True, required=False)
-    signed_off_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    signed_off_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = PostIncidentReview

@@ -8,7 +8,7 @@ class AnalysisJobSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.name", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    dataset = serializers.PrimaryKeyRelatedField(read_only=True)
+    dataset = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = AnalysisJob

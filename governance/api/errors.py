@@ -23,7 +23,10 @@ def exception_handler(exc, context):
         return Response({"detail": "Other records depend on this one, so it cannot be deleted."}, status=409)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):  # ValidationError(["..."]): one shape only
+        response.data = {"detail": " ".join(str(item) for item in response.data)}
+    return response
 
 
 def is_api(request) -> bool:

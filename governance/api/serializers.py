@@ -63,7 +63,7 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 class ModelCardSerializer(serializers.ModelSerializer):
     missing_sections = serializers.ListField(child=serializers.CharField(), read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ModelCard
@@ -169,10 +169,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", read_only=True)
     artifact = StoredFileSerializer(read_only=True)
     sha256 = serializers.CharField(source="artifact.sha256", read_only=True)
-    parent = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    evaluation_dataset = serializers.PrimaryKeyRelatedField(read_only=True)
-    training_dataset = serializers.PrimaryKeyRelatedField(read_only=True)
+    evaluation_dataset = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    training_dataset = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     open_findings = serializers.IntegerField(read_only=True)
 
     class Meta:

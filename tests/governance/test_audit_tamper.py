@@ -59,7 +59,8 @@ def test_an_edited_row_with_every_later_hash_recomputed_is_detected(chain):
 
 def test_a_deleted_row_renumbered_and_recomputed_is_detected(chain):
     raw("DELETE FROM governance_auditevent WHERE seq = 2")
-    raw("UPDATE governance_auditevent SET seq = seq - 1 WHERE seq > 2")
+    for seq in range(3, 7):  # one row at a time: PostgreSQL checks the unique seq per row
+        raw("UPDATE governance_auditevent SET seq = %s WHERE seq = %s", [seq - 1, seq])
     _recompute_from(2, sha256)
     _fails("seq=2", "without the key")
 

@@ -67,10 +67,11 @@ def _reconnect():
 
 
 @pytest.fixture
-def private_broker(tmp_path, settings):
+def private_broker(tmp_path, settings, monkeypatch):
     if not REDIS:
         pytest.skip("redis-server is not installed")
     broker = PrivateRedis(tmp_path)
+    monkeypatch.setenv("CELERY_BROKER_URL", broker.url)  # Celery reads this variable before its own setting
     saved = celery_app.conf.broker_url, settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS
     settings.CELERY_BROKER_URL = broker.url
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
@@ -79,6 +80,7 @@ def private_broker(tmp_path, settings):
     _reconnect()
     yield broker
     broker.stop()
+    monkeypatch.undo()
     celery_app.conf.broker_url = saved[0]
     celery_app.conf.broker_transport_options = saved[2] or {}
     _reconnect()
