@@ -4,17 +4,23 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test venv dev-venv migrate seed lint clean
+.PHONY: run test venv dev-venv migrate seed lint clean lock
 
+# Installs are locked: every package, transitive ones included, pinned with its SHA-256 (requirements*.txt are
+# generated from requirements*.in; see docs/operations.md, "Dependencies"). pip refuses anything else.
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
+
+lock:
+	$(PIP) install --quiet uv
+	$(VENV)/bin/uv pip compile requirements.in --generate-hashes --python-version 3.11 -o requirements.txt
+	$(VENV)/bin/uv pip compile requirements-dev.in --generate-hashes --python-version 3.11 -o requirements-dev.txt
 
 venv: $(VENV)/.installed
 dev-venv: $(VENV)/.installed-dev
