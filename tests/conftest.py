@@ -88,3 +88,15 @@ def audit_checkpoint_file(settings, tmp_path):
     """Each test's audit chain starts empty: its signed checkpoints must not meet another test's."""
     settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.jsonl"
     return settings.AUDIT_CHECKPOINT_FILE
+
+
+@pytest.fixture
+def artifact_storage(settings, tmp_path):
+    """Artifacts, datasets and evidence stored under this test's tmp_path; a private signing key too."""
+    storages = dict(settings.STORAGES)
+    storages["artifacts"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                             "OPTIONS": {"location": str(tmp_path / "artifacts")}}
+    settings.STORAGES = storages
+    settings.ARTIFACT_STORAGE_DIR = tmp_path / "artifacts"
+    settings.ATTESTATION_KEY_FILE = tmp_path / "keys" / "attestation.pem"
+    return tmp_path / "artifacts"

@@ -16,11 +16,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture
-def owned_model(settings, tmp_path):
-    storages = dict(settings.STORAGES)
-    storages["artifacts"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                             "OPTIONS": {"location": str(tmp_path / "artifacts")}}
-    settings.STORAGES = storages
+def owned_model(artifact_storage):
     owner = make_user("owner", ["contributor"])
     model = services.model_create(actor=owner, name="iris", title="Iris species", task="classification",
                                   team="plants")

@@ -19,13 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def artifact_dir(settings, tmp_path):
-    storages = dict(settings.STORAGES)
-    storages["artifacts"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                             "OPTIONS": {"location": str(tmp_path / "artifacts")}}
-    settings.STORAGES = storages
-    settings.ATTESTATION_KEY_FILE = tmp_path / "keys" / "attestation.pem"
-    return tmp_path / "artifacts"
+def artifact_dir(artifact_storage):
+    return artifact_storage
 
 
 @pytest.fixture

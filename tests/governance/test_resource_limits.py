@@ -29,13 +29,8 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture(autouse=True)
-def artifact_dir(settings, tmp_path):
-    storages = dict(settings.STORAGES)
-    storages["artifacts"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                             "OPTIONS": {"location": str(tmp_path / "artifacts")}}
-    settings.STORAGES = storages
-    settings.ARTIFACT_STORAGE_DIR = tmp_path / "artifacts"
-    return tmp_path / "artifacts"
+def artifact_dir(artifact_storage):
+    return artifact_storage
 
 
 @pytest.fixture
