@@ -48,6 +48,11 @@ def roles_of_fresh(user) -> set[str]:
     return set(user.groups.filter(name__in=list(Role)).values_list("name", flat=True))
 
 
+def _role_groups(roles: list[str]) -> list[Group]:
+    """The groups of validated role names, created if a migration's groups were removed (a flushed database)."""
+    return [Group.objects.get_or_create(name=role)[0] for role in roles]
+
+
 def _validate_roles(roles) -> list[str]:
     roles = list(dict.fromkeys(roles))
     unknown = [r for r in roles if r not in Role.values]
@@ -88,7 +93,7 @@ def user_create(
             user.save()
     except IntegrityError as exc:
         raise Conflict(f"A user named {username!r} already exists.", field="username") from exc
-    user.groups.set(Group.objects.filter(name__in=roles))
+    user.groups.set(_role_groups(roles))
     _set_teams(user, teams)
     audit.record(actor=actor, action="user.create", obj=user, after=_user_snapshot(user))
     return user
@@ -107,7 +112,7 @@ def user_update(*, actor, user, roles: list[str] | None = None, is_active: bool 
         roles = _validate_roles(roles)
         if user.pk == actor.pk and Role.ADMIN not in roles and not user.is_superuser:
             raise Conflict("You cannot remove your own admin role.", field="roles")
-        user.groups.set(Group.objects.filter(name__in=roles))
+        user.groups.set(_role_groups(roles))
     if teams is not None:
         _set_teams(user, teams)
     for field, value in (("is_active", is_active), ("email", email), ("first_name", first_name),

@@ -71,8 +71,9 @@ def private_broker(tmp_path, settings, monkeypatch):
     if not REDIS:
         pytest.skip("redis-server is not installed")
     broker = PrivateRedis(tmp_path)
-    monkeypatch.setenv("CELERY_BROKER_URL", broker.url)  # Celery reads this variable before its own setting
+    # Read before the variable changes: Celery's broker_url prefers CELERY_BROKER_URL from the environment.
     saved = celery_app.conf.broker_url, settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    monkeypatch.setenv("CELERY_BROKER_URL", broker.url)
     settings.CELERY_BROKER_URL = broker.url
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
     celery_app.conf.broker_url = broker.url
