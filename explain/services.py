@@ -78,6 +78,9 @@ def job_enqueue(*, actor, version, kind: str, params: dict | None = None, datase
                 incident=None) -> AnalysisJob:
     """Validate, create the row and send it to the queue of its weight once the transaction commits."""
     require(actor, Action.JOB_RUN)
+    if getattr(KINDS.get(kind), "REGISTERS_VERSION", False):
+        # Refused now rather than after minutes of work: the hardened model is registered as this actor's version.
+        require(actor, Action.MODEL_REGISTER, version)
     dataset = dataset or version.evaluation_dataset
     if dataset is None:
         raise InvalidInput(f"{version} has no evaluation dataset: link one, or pass a dataset.", field="dataset")

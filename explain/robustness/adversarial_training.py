@@ -59,6 +59,7 @@ from ._space import SpaceModel, boundary_bisection, gradient_classifier, gradien
 
 KIND = "adversarial_training"
 TITLE = "Adversarial training (hardening: a new version)"
+REGISTERS_VERSION = True  # its result becomes a new draft version of the model: ownership is needed
 DEFAULT_PARAMS = {**HARDENING_DEFAULTS, "n_adversarial": 300, "train_eps": 0.3, "radius_factor": 2.0}
 REQUIRES_TARGET = True
 

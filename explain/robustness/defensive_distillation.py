@@ -64,6 +64,7 @@ from ._hardening import (
 
 KIND = "defensive_distillation"
 TITLE = "Defensive distillation (hardening: a new version)"
+REGISTERS_VERSION = True  # its result becomes a new draft version of the model: ownership is needed
 DEFAULT_PARAMS = {**HARDENING_DEFAULTS, "temperature": 5.0, "student": "auto"}
 REQUIRES_TARGET = True
 MIN_WEIGHT = 1e-6

@@ -145,3 +145,14 @@ def test_explanations_run_on_a_version_with_a_training_dataset(trained_version, 
     job = run(services.job_enqueue(actor=trained_version.created_by, version=trained_version, kind=kind,
                                    params={"max_rows": 100}))
     assert job.status == "succeeded", job.error_message
+
+
+def test_hardening_someone_elses_model_is_refused_when_queued_not_after_the_work(iris_version):
+    """A hardening job registers its result as a new version of the model: it needs ownership, up front."""
+    from governance.errors import PermissionDenied
+    from tests.conftest import make_user
+
+    rival = make_user("rival_hardener", ["contributor"])
+    with pytest.raises(PermissionDenied, match="Only the owner of 'iris'"):
+        services.job_enqueue(actor=rival, version=iris_version, kind="adversarial_training", params={})
+    assert services.job_enqueue(actor=rival, version=iris_version, kind="permutation_importance", params={})
