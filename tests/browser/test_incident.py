@@ -13,12 +13,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture
-def released(settings, tmp_path):
-    storages = dict(settings.STORAGES)
-    storages["artifacts"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                             "OPTIONS": {"location": str(tmp_path / "artifacts")}}
-    settings.STORAGES = storages
-    settings.ATTESTATION_KEY_FILE = tmp_path / "attestation.pem"
+def released(artifact_storage):
     author, reviewer = make_user("ada", ["contributor"]), make_user("rita", ["reviewer"])
     model = services.model_create(actor=author, name="iris", title="Iris", task="classification", risk_tier="low")
     dataset = services.dataset_create(actor=author, fileobj=io.BytesIO(iris_csv()), filename="i.csv",

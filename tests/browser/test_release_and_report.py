@@ -17,12 +17,7 @@ CARD = {f: f"{f} text" for f in ["intended_use", "out_of_scope_uses", "factors",
 
 
 @pytest.fixture
-def checked_version(settings, tmp_path):
-    storages = dict(settings.STORAGES)
-    storages["artifacts"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                             "OPTIONS": {"location": str(tmp_path / "artifacts")}}
-    settings.STORAGES = storages
-    settings.ATTESTATION_KEY_FILE = tmp_path / "attestation.pem"
+def checked_version(artifact_storage):
     author = make_user("ada", ["contributor"])
     model = services.model_create(actor=author, name="iris", title="Iris species", task="classification",
                                   risk_tier="low", card=CARD)

@@ -7,13 +7,8 @@ from tests.ml import iris_csv, iris_skops
 
 
 @pytest.fixture
-def artifact_dir(settings, tmp_path):
-    storages = dict(settings.STORAGES)
-    storages["artifacts"] = {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                             "OPTIONS": {"location": str(tmp_path / "artifacts")}}
-    settings.STORAGES = storages
-    settings.ATTESTATION_KEY_FILE = tmp_path / "attestation.pem"
-    return tmp_path / "artifacts"
+def artifact_dir(artifact_storage):
+    return artifact_storage
 
 
 @pytest.fixture
