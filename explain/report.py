@@ -43,6 +43,7 @@ def _analysis_entry(kind: str, job) -> dict:
         "rows": len(result.get("rows_used") or []),
         "explainer": result.get("explainer") or result.get("method"),
         "summary": result.get("summary"),
+        "verdict": result.get("verdict"),
         "charts": result.get("charts", []),
         "tables": result.get("tables", []),
         "result": result,

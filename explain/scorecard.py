@@ -1,17 +1,24 @@
-"""The robustness scorecard: the latest result of each kind against the policy's thresholds, and the gate."""
+"""The robustness scorecard: the latest result of each kind against the policy's thresholds, and the gate.
+
+Thresholds are judged against a constant-model baseline (see explain.robustness._verdict), never in plain
+accuracy: a result whose `verdict` names a failure (collapse, a model no better than always predicting the
+majority class) is red whatever its headline figure, and a result computed before verdicts existed is grey (run it
+again), so a constant model never passes.
+"""
 
 from dataclasses import asdict, dataclass
 
 from . import selectors
+from .analyses._common import fmt
 
 DEFAULT_THRESHOLDS = {
     "cv_max_std": 0.05,                # cross-validation: std of the main metric across folds
     "noise_level": 0.1,                # stress test: at this Gaussian noise (in feature std) ...
-    "noise_min_retained": 0.95,        # ... the metric keeps at least this share of the clean metric
+    "noise_min_retained": 0.95,        # ... the model keeps this share of its margin over a constant model
     "evasion_eps": 0.1,                # evasion: at perturbations up to this (feature std) or black-box ...
-    "evasion_max_success": 0.5,        # ... at most this share of attacked rows flips
+    "evasion_max_success": 0.5,        # ... at most this share of attacked rows of any class flips
     "extraction_budget": 500,          # extraction: with this many queries returning probabilities ...
-    "extraction_max_fidelity": 0.95,   # ... a surrogate agrees with the model at most this often
+    "extraction_max_fidelity": 0.95,   # ... a surrogate's balanced agreement with the model is at most this
     "membership_max_advantage": 0.1,   # membership inference: attack advantage over guessing
     "required": ["cross_validation", "stress_test", "adversarial_evasion"],
 }
@@ -37,36 +44,67 @@ def thresholds_for(version) -> dict:
     return {**DEFAULT_THRESHOLDS, **(policy_for(version.model).robustness_thresholds or {})}
 
 
+MIN_CLASS_ROWS = 5  # a class's own success rate is judged once it has this many attacked rows the model got right
+RUN_AGAIN = "computed before the constant-model checks: run it again"
+
+
+def _gate(result):
+    """(False, reason) when the verdict names a failure, (None, reason) when there is no verdict, else None."""
+    block = result.get("verdict")
+    if block is None:
+        return None, RUN_AGAIN
+    if block.get("failures"):
+        return False, block["failures"][0]
+    return None
+
+
 def _cv(result, t):
+    if (gate := _gate(result)) is not None:
+        return gate
     std = result.get("std")
     value = max((v for v in std.values() if isinstance(v, int | float)), default=None) if isinstance(std, dict) \
         else std
     if value is None:
         return None, "no fold spread"
-    return value <= t["cv_max_std"], f"max std across folds {value:.4f}"
+    metric = result["verdict"]["metric"]["name"]
+    return value <= t["cv_max_std"], (f"max std across folds {value:.4f}; {metric} "
+                                      f"{fmt(result['mean'].get(metric), 3)} vs "
+                                      f"{fmt((result.get('baseline') or {}).get('score'), 3)} for a constant model")
 
 
 def _stress(result, t):
-    clean = result.get("clean_score")
+    if (gate := _gate(result)) is not None:
+        return gate
     for name, points in (result.get("curves") or {}).items():
         if "noise" not in name or not isinstance(points, list):
             continue
         at = [p for p in points if p.get("level") is not None and abs(p["level"] - t["noise_level"]) < 1e-9]
-        if at and clean and at[0].get("score") is not None:
-            retained = at[0]["score"] / clean if clean else None
-            return retained >= t["noise_min_retained"], f"{retained:.1%} of the clean metric kept at " \
-                                                         f"{t['noise_level']}σ noise"
+        if at and at[0].get("skill_lost") is not None:
+            if at[0].get("collapse"):
+                return False, at[0]["collapse"]["message"]
+            retained = 1 - at[0]["skill_lost"]
+            return retained >= t["noise_min_retained"], (f"{retained:.1%} of the margin over a constant model kept "
+                                                         f"at {t['noise_level']}σ noise")
     return None, "no noise curve at the threshold level"
 
 
 def _evasion(result, t):
-    rates = [r["success_rate"] for r in result.get("results", []) if r.get("success_rate") is not None
-             and (r.get("eps") is None or r["eps"] <= t["evasion_eps"] + 1e-12)]
-    if not rates:
+    if (gate := _gate(result)) is not None:
+        return gate
+    records = [r for r in result.get("results", []) if r.get("success_rate") is not None
+               and (r.get("eps") is None or r["eps"] <= t["evasion_eps"] + 1e-12)]
+    if not records:
         return None, "no attack within the threshold"
-    worst = max(rates)
-    return worst <= t["evasion_max_success"], f"worst attack success {worst:.1%} (ε ≤ {t['evasion_eps']}σ or " \
-                                              f"black-box)"
+    worst, where = -1.0, ""
+    for record in records:
+        judged = [c for c in record.get("per_class", []) if c["success_rate"] is not None
+                  and c["rows_counted"] >= MIN_CLASS_ROWS]
+        for candidate, label in ([(c["success_rate"], f" on class {c['class']!r}") for c in judged]
+                                 or [(record["success_rate"], "")]):
+            if candidate > worst:
+                worst, where = candidate, label
+    return worst <= t["evasion_max_success"], f"worst attack success {worst:.1%}{where} (ε ≤ {t['evasion_eps']}σ " \
+                                              "or black-box)"
 
 
 def _extraction(result, t):
@@ -74,8 +112,12 @@ def _extraction(result, t):
               and p.get("budget") == t["extraction_budget"] and p.get("fidelity") is not None]
     if not points:
         return None, f"no point at budget {t['extraction_budget']}"
-    fidelity = points[0]["fidelity"]
-    return fidelity <= t["extraction_max_fidelity"], f"surrogate fidelity {fidelity:.1%} after " \
+    if "balanced_fidelity" not in points[0]:
+        return None, RUN_AGAIN
+    fidelity = points[0]["balanced_fidelity"]
+    if fidelity is None:  # regression: R² against the model
+        fidelity = points[0]["fidelity"]
+    return fidelity <= t["extraction_max_fidelity"], f"surrogate balanced fidelity {fidelity:.1%} after " \
                                                      f"{t['extraction_budget']} queries"
 
 
@@ -88,9 +130,10 @@ def _membership(result, t):
 
 RULES = {
     "cross_validation": (_cv, lambda t: f"std ≤ {t['cv_max_std']}"),
-    "stress_test": (_stress, lambda t: f"≥ {t['noise_min_retained']:.0%} at {t['noise_level']}σ"),
-    "adversarial_evasion": (_evasion, lambda t: f"success ≤ {t['evasion_max_success']:.0%}"),
-    "model_extraction": (_extraction, lambda t: f"fidelity ≤ {t['extraction_max_fidelity']:.0%}"),
+    "stress_test": (_stress, lambda t: f"≥ {t['noise_min_retained']:.0%} of the margin over a constant model at "
+                                       f"{t['noise_level']}σ"),
+    "adversarial_evasion": (_evasion, lambda t: f"success ≤ {t['evasion_max_success']:.0%} on every class"),
+    "model_extraction": (_extraction, lambda t: f"balanced fidelity ≤ {t['extraction_max_fidelity']:.0%}"),
     "membership_inference": (_membership, lambda t: f"advantage ≤ {t['membership_max_advantage']}"),
 }
 

@@ -193,6 +193,8 @@ def _engine_inputs(job: AnalysisJob, model, progress) -> dict:
     from .kinds import ROBUSTNESS_KINDS
 
     params = {k: v for k, v in job.params.items() if k != "members"}
+    if job.kind in ROBUSTNESS_KINDS and job.version.model.primary_metric:
+        params["_primary_metric"] = job.version.model.primary_metric
     training = job.version.training_dataset
     if training is not None and job.kind in ROBUSTNESS_KINDS:  # the explainability analyses take no engine inputs
         progress(6, "Loading the training dataset")

@@ -37,6 +37,26 @@ class Task(models.TextChoices):
     REGRESSION = "regression", "Regression"
 
 
+class PrimaryMetric(models.TextChoices):
+    """The metric robustness and validation analyses judge a model by; blank = chosen from the task and the data
+    (balanced accuracy for classifiers, R² for regressors)."""
+
+    AUTOMATIC = "", "Automatic (balanced accuracy / R²)"
+    BALANCED_ACCURACY = "balanced_accuracy", "Balanced accuracy"
+    ACCURACY = "accuracy", "Accuracy"
+    F1 = "f1", "F1 (positive class)"
+    ROC_AUC = "roc_auc", "ROC AUC"
+    R2 = "r2", "R²"
+    MAE = "mae", "Mean absolute error"
+    RMSE = "rmse", "Root mean squared error"
+
+
+METRICS_FOR_TASK = {
+    "classification": ("balanced_accuracy", "accuracy", "f1", "roc_auc"),
+    "regression": ("r2", "mae", "rmse"),
+}
+
+
 class VersionStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     IN_REVIEW = "in_review", "In review"

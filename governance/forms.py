@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from .choices import ROLE_DESCRIPTIONS, Check, Decision, Flavour, RiskTier, Role, Task
+from .choices import ROLE_DESCRIPTIONS, Check, Decision, Flavour, PrimaryMetric, RiskTier, Role, Task
 from .models import MODEL_CARD_FIELDS, Dataset, ModelVersion, RegisteredModel
 
 
@@ -85,6 +85,10 @@ class ModelForm(StyledForm):
                                   help_text="Drives the approval policy: high-risk releases need more approvals.")
     positive_class = forms.CharField(max_length=100, required=False,
                                      help_text="Binary classifiers: the class the model exists to detect, e.g. bad.")
+    primary_metric = forms.ChoiceField(
+        choices=PrimaryMetric.choices, required=False, label="Primary metric",
+        help_text="What robustness and validation analyses judge the model by. Automatic: balanced accuracy for "
+                  "classifiers (plain accuracy rewards always predicting the majority class), R² for regressors.")
     team = forms.CharField(max_length=100, required=False)
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. credit, tabular.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)

@@ -9,6 +9,7 @@ from .choices import (
     Decision,
     FindingSeverity,
     Flavour,
+    PrimaryMetric,
     ReleaseAction,
     RiskTier,
     Task,
@@ -186,6 +187,11 @@ class RegisteredModel(models.Model):
     task = models.CharField(max_length=20, choices=Task.choices)
     positive_class = models.CharField(
         max_length=100, blank=True, help_text="For binary classifiers: the class the model exists to detect."
+    )
+    primary_metric = models.CharField(
+        max_length=20, choices=PrimaryMetric.choices, blank=True, default="",
+        help_text="What robustness and validation analyses judge the model by; blank = balanced accuracy for "
+                  "classifiers, R² for regressors. Plain accuracy is replaced when the rarest class is under 20%.",
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="models")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -28,7 +28,7 @@ from explain.analyses._common import (
     resolve_outputs,
 )
 
-ENGINE_KEYS = ("_training", "_members")
+ENGINE_KEYS = ("_training", "_members", "_primary_metric")
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc")
 REGRESSION_METRICS = ("r2", "mae", "rmse")
 LOWER_IS_BETTER = ("mae", "rmse")

@@ -141,21 +141,47 @@ class Evasion:
         }
 
 
-def summarise(runs: list[AttackRun], space: AttackSpace, eps_list: list[float], truth_index) -> list[dict]:
-    """One record per (attack, eps): outcome and perturbation medians."""
+def summarise(runs: list[AttackRun], space: AttackSpace, eps_list: list[float], truth_index,
+              classes: list | None = None) -> list[dict]:
+    """One record per (attack, eps): outcome (per class too, with `classes`) and perturbation medians."""
     records = []
     for run in runs:
         levels = eps_list if run.name == "hop_skip_jump" else [run.eps]
         for eps in levels:
             broken = broken_within(run, space, eps)
-            record = {"attack": run.name, "eps": eps, **outcome(broken, run.clean_index, truth_index),
+            record = {"attack": run.name, "eps": eps, **outcome(broken, run.clean_index, truth_index, classes),
                       **perturbation_summary(run, space, broken), "queries": run.queries}
             records.append(record)
         if run.name == "hop_skip_jump":
             broken = broken_within(run, space, None)
-            records.append({"attack": run.name, "eps": None, **outcome(broken, run.clean_index, truth_index),
+            records.append({"attack": run.name, "eps": None, **outcome(broken, run.clean_index, truth_index, classes),
                             **perturbation_summary(run, space, broken), "queries": run.queries})
     return records
+
+
+def stratified_rows(X: pd.DataFrame, labels, n: int, random_state: int) -> pd.DataFrame:
+    """At most n rows of X drawn from every class of `labels` (aligned with X): an equal share per class, what a
+    small class cannot fill taken from the others; in X's order. Without labels, a plain random sample."""
+    if len(X) <= n:
+        return X
+    if labels is None:
+        return X.sample(n, random_state=random_state).sort_index()
+    generator = np.random.default_rng(random_state)
+    groups = {}
+    for position, label in enumerate(np.asarray([str(v) for v in labels])):
+        groups.setdefault(label, []).append(position)
+    pools = {label: list(generator.permutation(rows)) for label, rows in sorted(groups.items())}
+    chosen: list[int] = []
+    while len(chosen) < n and any(pools.values()):
+        open_ = [label for label, rows in pools.items() if rows]
+        share = max(1, (n - len(chosen)) // len(open_))
+        for label in open_:
+            take = pools[label][:min(share, n - len(chosen))]
+            pools[label] = pools[label][len(take):]
+            chosen.extend(take)
+            if len(chosen) >= n:
+                break
+    return X.iloc[np.sort(np.asarray(chosen[:n], dtype=int))]
 
 
 def make_space(X: pd.DataFrame, reference: pd.DataFrame | None) -> AttackSpace:

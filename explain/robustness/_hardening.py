@@ -3,7 +3,10 @@ comparison on the same evaluation rows with the same attacks, and the result the
 
 Before/after: clean metrics of the original and the new model on the SAME evaluation rows (the sample's rows with
 a target), and the same evasion battery (same attacked rows, same settings, same seeds) against both models.
-`clean_accuracy_change` = new - original accuracy, always reported with a sentence, whatever its sign.
+`clean_accuracy_change` = new - original accuracy, always reported with a sentence, whatever its sign; the same for
+the chosen metric (`_verdict.choose_metric`: balanced accuracy unless the model declares another), with per-class
+recall and precision of both models. A class the original recalls that the new model never recalls is a collapse:
+a failure in `verdict`, however much the attacks' success fell.
 """
 
 from __future__ import annotations
@@ -23,8 +26,17 @@ from explain.analyses._common import (
     table,
 )
 
-from ._base import MAX_TRAINING_ROWS, model_metrics, sentence_change
+from ._base import MAX_TRAINING_ROWS, compute_metrics, predictions, sentence_change
 from ._evasion import ATTACK_NAMES, Evasion, class_positions, make_pool, summarise, validate_evasion
+from ._verdict import (
+    choose_metric,
+    class_report,
+    collapse,
+    constant_baseline,
+    constant_predictions,
+    summary_lines,
+    verdict,
+)
 
 HARDENING_DEFAULTS = {**COMMON_DEFAULTS, "n_samples": 20, "eps": [0.1, 0.3], "attacks": ["hop_skip_jump", "pgd"],
                       "hsj_norm": "2", "hsj_max_iter": 5, "hsj_max_eval": 100, "hsj_init_eval": 10,
@@ -39,14 +51,26 @@ def validate_hardening(params: dict, cleaned: dict) -> dict:
     return cleaned
 
 
-def compare(original, new, X_eval: pd.DataFrame, target: pd.Series, outputs, space, params: dict, progress) -> dict:
+def compare(original, new, X_eval: pd.DataFrame, target: pd.Series, outputs, space, params: dict, progress, *,
+            primary: str | None = None) -> dict:
     """Clean metrics and evasion success for both models on the same rows."""
     task = CLASSIFICATION
     new_outputs = resolve_outputs(new, X_eval.iloc[:1], task, outputs.positive_class)
     truth = target.to_numpy()
-    before = model_metrics(original, X_eval, truth, task, outputs)
-    after = model_metrics(new, X_eval, truth, task, new_outputs)
     classes = outputs.classes
+    predicted_before, proba_before = predictions(original, X_eval, task, classes)
+    predicted_after, proba_after = predictions(new, X_eval, task, new_outputs.classes)
+    before = compute_metrics(task, truth, predicted_before, proba_before, outputs)
+    after = compute_metrics(task, truth, predicted_after, proba_after, new_outputs)
+    choice = choose_metric(None, task, truth, primary=primary)
+    metric = choice["name"]
+    per_class_before = class_report(truth, predicted_before, classes)
+    per_class_after = class_report(truth, predicted_after, classes)
+    failures = [m.replace("the model", "the new model", 1) for m in [constant_predictions(per_class_after,
+                                                                                         predicted_after)] if m]
+    lost = collapse(per_class_before, per_class_after, predicted_after)
+    if lost and not failures:
+        failures.append(f"the new model's {lost['message']}")
     chosen = X_eval if len(X_eval) <= params["n_samples"] else \
         X_eval.sample(params["n_samples"], random_state=params["random_state"]).sort_index()
     truth_index = class_positions(target.loc[chosen.index], classes)
@@ -77,6 +101,14 @@ def compare(original, new, X_eval: pd.DataFrame, target: pd.Series, outputs, spa
         "clean_accuracy_change": change,
         "clean_accuracy_sentence": sentence_change("Clean accuracy", before["accuracy"], after["accuracy"]) +
         f" on the same {len(X_eval)} evaluation rows",
+        "clean_metric": metric,
+        "clean_metric_change": _difference(after.get(metric), before.get(metric)),
+        "clean_metric_sentence": sentence_change(f"Clean {metric}", before.get(metric), after.get(metric)) +
+        f" on the same {len(X_eval)} evaluation rows",
+        "per_class_before": per_class_before,
+        "per_class_after": per_class_after,
+        "verdict": verdict(task=task, metric=choice, baseline=constant_baseline(task, metric, truth, outputs),
+                           clean=after.get(metric), failures=failures, before=per_class_before),
         "clean_rows": X_eval.index.tolist(),
         "attacked_rows": chosen.index.tolist(),
         "robustness": rows,
@@ -106,6 +138,10 @@ def result_parts(comparison: dict, metric_names=("accuracy", "balanced_accuracy"
     return {
         "charts": [figure("Attack success before and after", fig), figure("Clean metrics before and after", clean)],
         "tables": [
+            table("Per-class recall and precision, original and new model",
+                  ["class", "rows", "recall (original)", "recall (new)", "precision (original)", "precision (new)"],
+                  [[b["class"], b["support"], b["recall"], a["recall"], b["precision"], a["precision"]]
+                   for b, a in zip(comparison["per_class_before"], comparison["per_class_after"], strict=True)]),
             table("Clean metrics on the same evaluation rows", ["metric", "original", "new", "change"],
                   [[m, comparison["clean_before"].get(m), comparison["clean_after"].get(m),
                     _difference(comparison["clean_after"].get(m), comparison["clean_before"].get(m))]
@@ -144,5 +180,15 @@ def fmt_change(value) -> str:
     return "n/a" if value is None else f"{value:+.4f}"
 
 
-__all__ = ["HARDENING_DEFAULTS", "compare", "fmt", "fmt_change", "result_parts", "robustness_sentence", "soften",
-           "validate_hardening"]
+COMPARISON_KEYS = ("clean_before", "clean_after", "clean_accuracy_change", "clean_accuracy_sentence", "clean_metric",
+                   "clean_metric_change", "clean_metric_sentence", "per_class_before", "per_class_after", "verdict",
+                   "attacked_rows", "robustness", "attacks_compared")
+
+
+def comparison_summary(comparison: dict) -> dict:
+    return {**summary_lines(comparison["verdict"]), "Clean score": comparison["clean_metric_sentence"],
+            "Clean accuracy": comparison["clean_accuracy_sentence"]}
+
+
+__all__ = ["COMPARISON_KEYS", "HARDENING_DEFAULTS", "compare", "comparison_summary", "fmt", "fmt_change",
+           "result_parts", "robustness_sentence", "soften", "validate_hardening"]

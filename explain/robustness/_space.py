@@ -456,16 +456,18 @@ def broken_within(run: AttackRun, space: AttackSpace, eps: float | None) -> np.n
     return broken
 
 
-def outcome(broken: np.ndarray, clean_index: np.ndarray, truth_index: np.ndarray | None) -> dict:
+def outcome(broken: np.ndarray, clean_index: np.ndarray, truth_index: np.ndarray | None,
+            classes: list | None = None) -> dict:
     """success_rate: share of the rows the model got right (all rows without a target) whose decision the attack
-    changed; robust_accuracy: share of all attacked rows the model gets right and the attack did not change."""
+    changed; robust_accuracy: share of all attacked rows the model gets right and the attack did not change.
+    With `classes`, `per_class` gives the same per true class (per predicted class without a target)."""
     if truth_index is None:
         reference = np.ones(len(broken), dtype=bool)
         robust = None
     else:
         reference = clean_index == truth_index
         robust = float(np.mean(reference & ~broken)) if len(broken) else None
-    return {
+    result = {
         "rows_attacked": int(len(broken)),
         "rows_counted": int(reference.sum()),
         "rows_broken": int((broken & reference).sum()),
@@ -473,6 +475,17 @@ def outcome(broken: np.ndarray, clean_index: np.ndarray, truth_index: np.ndarray
         "clean_accuracy": float(np.mean(reference)) if truth_index is not None and len(broken) else None,
         "robust_accuracy": robust,
     }
+    if classes is not None:
+        group = truth_index if truth_index is not None else clean_index
+        per_class = []
+        for position, label in enumerate(classes):
+            rows = group == position
+            counted = rows & reference
+            per_class.append({"class": str(label), "rows_attacked": int(rows.sum()), "rows_counted": int(counted.sum()),
+                              "rows_broken": int((broken & counted).sum()),
+                              "success_rate": float(np.mean(broken[counted])) if counted.any() else None})
+        result["per_class"] = per_class
+    return result
 
 
 def perturbation_summary(run: AttackRun, space: AttackSpace, broken: np.ndarray) -> dict:

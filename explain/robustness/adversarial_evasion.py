@@ -1,13 +1,16 @@
 """Evasion attacks (ART): how small a change to a row's numeric values flips the model's decision.
 
-`n_samples` rows of the sample (rows with a target first choice, `random_state`) are attacked in the attack space
+`n_samples` rows of the sample, drawn from every class (an equal share per true class, or per predicted class
+without a target; `random_state`), are attacked in the attack space
 of `_space` (numeric columns in standard deviations of the reference data - the training data when the engine
 supplies it, else the sample; categories and missing values fixed). HopSkipJump (black-box, `hsj_*` budget)
 runs on every classifier; FGSM and PGD (L-inf, one run per `eps`) only on models ART can differentiate
 (LogisticRegression / SVC / LinearSVC, alone or ending a Pipeline), otherwise the result says why they were
 skipped. Per attack and eps: success rate, robust accuracy, median perturbation (L2 and L-inf, in standard
 deviations and in original units), and a table of adversarial rows next to their originals, decoded.
-Classification only.
+Success is reported per class as well (a model can resist on the majority class and fold on the rare one). A
+model that predicts one class for every row has no decision to attack: that is a failure in `verdict`, not a 0 %
+success rate to be proud of. Classification only.
 
 Result keys: summary, charts, tables, rows_used, explainer, method, clean_accuracy, results (one record per
 attack and eps: success_rate, robust_accuracy, rows_broken, rows_counted, median_{l2,linf}_{std,abs}, queries),
@@ -36,7 +39,14 @@ from explain.analyses._common import (
     table,
 )
 
-from ._base import evaluation_target, reference_frame, reject_reserved, split_engine_params
+from ._base import (
+    compute_metrics,
+    evaluation_target,
+    predictions,
+    reference_frame,
+    reject_reserved,
+    split_engine_params,
+)
 from ._evasion import (
     ATTACK_NAMES,
     EVASION_DEFAULTS,
@@ -44,10 +54,12 @@ from ._evasion import (
     class_positions,
     make_pool,
     make_space,
+    stratified_rows,
     summarise,
     validate_evasion,
 )
 from ._space import broken_within, examples_table
+from ._verdict import choose_metric, class_report, constant_baseline, constant_predictions, verdict
 
 KIND = "adversarial_evasion"
 TITLE = "Adversarial evasion attacks (HopSkipJump, FGSM, PGD)"
@@ -64,10 +76,6 @@ def validate_params(params: dict, *, n_rows: int | None, columns: list[str]) -> 
     return cleaned
 
 
-def attack_rows(X: pd.DataFrame, n: int, random_state: int) -> pd.DataFrame:
-    return X if len(X) <= n else X.sample(n, random_state=random_state).sort_index()
-
-
 def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict, progress) -> dict:
     report = Progress(progress)
     params, engine = split_engine_params(params)
@@ -80,14 +88,26 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
     classes = outputs.classes
     reference = reference_frame(engine, X)
     space = make_space(X, reference)
-    chosen = attack_rows(X_known, params["n_samples"], params["random_state"])
+    predicted, proba = predictions(model, X_known, task, classes)
+    strata = target.loc[X_known.index].to_numpy() if target is not None else predicted
+    chosen = stratified_rows(X_known, strata, params["n_samples"], params["random_state"])
     A = space.encode(chosen)
     truth_index = class_positions(target.loc[chosen.index], classes) if target is not None else None
+    failures, before, choice, baseline, clean_score = [], None, None, None, None
+    if target is not None:
+        truth = target.loc[X_known.index].to_numpy()
+        choice = choose_metric(None, task, truth, primary=engine.get("_primary_metric"))
+        baseline = constant_baseline(task, choice["name"], truth, outputs)
+        clean_score = compute_metrics(task, truth, predicted, proba, outputs)[choice["name"]]
+        before = class_report(truth, predicted, classes)
+        message = constant_predictions(before, predicted)
+        if message:
+            failures.append(message)
     evasion = Evasion(model, space, classes, params, pool=make_pool(space, X, params["random_state"]),
                       random_state=params["random_state"])
     report(5, f"Attacking {len(chosen)} rows")
     runs = evasion.run(A, report.span(5, 92))
-    records = summarise(runs, space, params["eps"], truth_index)
+    records = summarise(runs, space, params["eps"], truth_index, classes)
     clean_index = evasion.space_model.predict_index(A)
     clean_accuracy = float(np.mean(clean_index == truth_index)) if truth_index is not None else None
     report(94, "Building tables and charts")
@@ -112,9 +132,16 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "hop_skip_jump_unbounded": next((r for r in records if r["eps"] is None), None),
         "examples": details,
         "notes": notes,
+        "rows_per_class": _rows_per_class(pd.Series(strata, index=X_known.index).loc[chosen.index], classes),
         "charts": _charts(records, runs, space),
-        "tables": [_results_table(records), examples],
+        "tables": [_results_table(records), _class_table(records), examples],
     }
+    if choice is not None:
+        result["verdict"] = verdict(task=task, metric=choice, baseline=baseline, clean=clean_score,
+                                    failures=failures, before=before)
+    else:
+        result["verdict"] = {"task": task, "metric": None, "baseline": None, "clean_score": None, "margin": None,
+                             "per_class_before": None, "failures": failures, "passed": not failures}
     result["summary"] = _summary(result, records, notes)
     report(100, "Done")
     return json_safe(result)
@@ -141,6 +168,20 @@ def _results_table(records: list[dict]) -> dict:
     return table("Attack success by perturbation size", columns, rows)
 
 
+def _rows_per_class(labels: pd.Series, classes: list) -> dict:
+    counts = labels.astype(str).value_counts()
+    return {str(c): int(counts.get(str(c), 0)) for c in classes}
+
+
+def _class_table(records: list[dict]) -> dict:
+    rows = [[ATTACK_NAMES[r["attack"]], r["eps"] if r["eps"] is not None else "any", c["class"], c["rows_attacked"],
+             c["rows_counted"], c["rows_broken"], c["success_rate"]]
+            for r in records for c in r.get("per_class", [])]
+    return table("Attack success per class (rows of each true class the model got right)",
+                 ["attack", "eps (std)", "class", "rows attacked", "rows counted", "rows broken", "success rate"],
+                 rows)
+
+
 def _charts(records: list[dict], runs, space) -> list[dict]:
     fig = go.Figure()
     for attack in ATTACK_NAMES:
@@ -163,7 +204,10 @@ def _charts(records: list[dict], runs, space) -> list[dict]:
 
 
 def _summary(result: dict, records: list[dict], notes: list[str]) -> dict:
-    summary = {"Rows attacked": len(result["rows_used"])}
+    summary = {"Rows attacked": (f"{len(result['rows_used'])} ("
+                                 + ", ".join(f"{c!r}: {n}" for c, n in result["rows_per_class"].items()) + ")")}
+    if result["verdict"]["failures"]:
+        summary["Failures"] = "; ".join(result["verdict"]["failures"])
     if result["clean_accuracy"] is not None:
         summary["Clean accuracy (attacked rows)"] = round(result["clean_accuracy"], 4)
     for attack in ATTACK_NAMES:

@@ -48,8 +48,10 @@ from ._base import (
 )
 from ._evasion import class_positions, make_space
 from ._hardening import (
+    COMPARISON_KEYS,
     HARDENING_DEFAULTS,
     compare,
+    comparison_summary,
     fmt_change,
     result_parts,
     robustness_sentence,
@@ -129,7 +131,8 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         raise AnalysisError(f"refitting on the augmented training data failed: {type(exc).__name__}: {exc}")
     new = wrap(estimator)
     report(50, "Comparing the original and the new model")
-    comparison = compare(model, new, X_eval, target, outputs, space, params, report.span(50, 97))
+    comparison = compare(model, new, X_eval, target, outputs, space, params, primary=engine.get("_primary_metric"),
+                         progress=report.span(50, 97))
     augmentation = {
         "attack": attack,
         "training_rows": int(len(X_train)),
@@ -160,14 +163,12 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
             "positive_class": outputs.positive_class,
         },
         "augmentation": augmentation,
-        **{key: comparison[key] for key in ("clean_before", "clean_after", "clean_accuracy_change",
-                                            "clean_accuracy_sentence", "attacked_rows", "robustness",
-                                            "attacks_compared")},
+        **{key: comparison[key] for key in COMPARISON_KEYS},
         "attack_details": comparison["attack_details"],
         **result_parts(comparison),
     }
     result["summary"] = {
-        "Clean accuracy": comparison["clean_accuracy_sentence"],
+        **comparison_summary(comparison),
         "Clean accuracy change": fmt_change(comparison["clean_accuracy_change"]),
         "Attack success (before → after)": robustness_sentence(comparison["robustness"]),
         "Augmentation": f"{int(keep.sum())} adversarial rows added to {len(X_train)} training rows",

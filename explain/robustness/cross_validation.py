@@ -10,9 +10,14 @@ F1, one-vs-rest macro ROC-AUC) or R², MAE and RMSE; mean and std (population st
 `high_variance_threshold`, or when MAE / RMSE vary by more than that fraction of their mean (coefficient of
 variation). Only models that are scikit-learn estimators can be refitted; others fail with a clear error.
 
+The headline metric is chosen by `_verdict.choose_metric` (balanced accuracy for classifiers unless the model
+declares another) and compared with a constant model on the same rows; out-of-fold predictions give per-class
+recall and precision next to the registered model's. A fold whose refit predicts one class for every row, or a
+class the registered model recalls that no refit recalls, is a failure in `verdict`.
+
 Result keys: summary, charts, tables, rows_used, explainer, method, data_used, k, folds [{fold, train_rows,
 test_rows, metrics}], mean, std, high_variance, high_variance_metrics, registered_model (its metrics on the
-evaluation sample, for comparison).
+evaluation sample, for comparison), metric, per_class (out of fold), verdict.
 """
 
 from __future__ import annotations
@@ -43,13 +48,24 @@ from explain.analyses._common import (
 from ._base import (
     LOWER_IS_BETTER,
     MAX_TRAINING_ROWS,
+    compute_metrics,
     evaluation_target,
     model_metrics,
+    predictions,
     refittable,
     reject_reserved,
     split_engine_params,
     training_data,
     wrap,
+)
+from ._verdict import (
+    choose_metric,
+    class_report,
+    collapse,
+    constant_baseline,
+    constant_predictions,
+    summary_lines,
+    verdict,
 )
 
 KIND = "cross_validation"
@@ -105,7 +121,10 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         if len(X_cv) < 2 * k:
             raise AnalysisError(f"{len(X_cv)} rows are too few for {k}-fold cross-validation")
         splits = list(KFold(n_splits=k, shuffle=True, random_state=params["random_state"]).split(X_cv))
+    choice = choose_metric(None, task, y_cv, primary=engine.get("_primary_metric"))
     folds = []
+    out_of_fold = np.empty(len(X_cv), dtype=object)
+    failures = []
     for number, (train, test) in enumerate(splits, start=1):
         report(3 + 90 * (number - 1) / k, f"Fold {number} of {k}: refitting")
         estimator = refittable(model, "cross-validation")
@@ -116,7 +135,13 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         fitted = wrap(estimator)
         fold_outputs = resolve_outputs(fitted, X_cv.iloc[test[:1]], task, outputs.positive_class) \
             if task == CLASSIFICATION else outputs
-        metrics = model_metrics(fitted, X_cv.iloc[test], y_cv.iloc[test].to_numpy(), task, fold_outputs)
+        predicted, proba = predictions(fitted, X_cv.iloc[test], task, fold_outputs.classes)
+        metrics = compute_metrics(task, y_cv.iloc[test].to_numpy(), predicted, proba, fold_outputs)
+        if task == CLASSIFICATION:
+            out_of_fold[test] = predicted
+            message = constant_predictions(class_report(y_cv.iloc[test], predicted, outputs.classes), predicted)
+            if message:
+                failures.append(f"fold {number}: {message.replace('the model', 'the refitted model', 1)}")
         folds.append({"fold": number, "train_rows": int(len(train)), "test_rows": int(len(test)), "metrics": metrics})
     report(95, "Summarising")
     names = list(folds[0]["metrics"])
@@ -134,6 +159,17 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         if spread > threshold:
             flagged.append(name)
     registered = model_metrics(model, X_eval, target_eval.to_numpy(), task, outputs)
+    metric = choice["name"]
+    baseline = constant_baseline(task, metric, y_cv.to_numpy(), outputs)
+    per_class = before = None
+    if task == CLASSIFICATION:
+        registered_predicted, _ = predictions(model, X_eval, task, outputs.classes)
+        before = class_report(target_eval, registered_predicted, outputs.classes)
+        per_class = class_report(y_cv, out_of_fold, outputs.classes)
+        lost = collapse(before, per_class, out_of_fold)
+        if lost:
+            failures.append(f"out of fold, {lost['message']} (the registered model recalls it on the evaluation "
+                            "sample)")
     result = {
         "kind": KIND,
         "rows_used": X_cv.index.tolist() if not use_training else X_eval.index.tolist(),
@@ -156,8 +192,14 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "std": std,
         "high_variance": bool(flagged),
         "high_variance_metrics": flagged,
-        "registered_model": {"data": "the evaluation sample", "rows": int(len(X_eval)), "metrics": registered},
-        "charts": [_chart(folds, names, mean, std)],
+        "registered_model": {"data": "the evaluation sample", "rows": int(len(X_eval)), "metrics": registered,
+                             "per_class": before},
+        "metric": metric,
+        "per_class": per_class,
+        "baseline": baseline,
+        "verdict": verdict(task=task, metric=choice, baseline=baseline, clean=mean.get(metric), failures=failures,
+                           before=before),
+        "charts": [_chart(folds, names, mean, std, baseline)],
         "tables": [
             table("Per-fold scores", ["fold", "train rows", "test rows", *names],
                   [[f["fold"], f["train_rows"], f["test_rows"], *[f["metrics"][n] for n in names]] for f in folds]),
@@ -165,12 +207,19 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
                   [[n, mean[n], std[n], registered.get(n)] for n in names]),
         ],
     }
+    if per_class is not None:
+        result["tables"].append(table(
+            "Per-class recall and precision: out of fold vs the registered model (evaluation sample)",
+            ["class", "rows", "recall (out of fold)", "precision (out of fold)", "recall (registered)",
+             "precision (registered)"],
+            [[a["class"], a["support"], a["recall"], a["precision"], b["recall"], b["precision"]]
+             for a, b in zip(per_class, before, strict=True)]))
     result["summary"] = _summary(result, names, threshold)
     report(100, "Done")
     return json_safe(result)
 
 
-def _chart(folds: list[dict], names: list[str], mean: dict, std: dict) -> dict:
+def _chart(folds: list[dict], names: list[str], mean: dict, std: dict, baseline: dict) -> dict:
     shown = [n for n in names if n not in LOWER_IS_BETTER] or names
     fig = go.Figure(go.Bar(x=shown, y=[mean[n] for n in shown], name="mean",
                            error_y={"type": "data", "array": [std[n] or 0 for n in shown], "visible": True},
@@ -178,12 +227,14 @@ def _chart(folds: list[dict], names: list[str], mean: dict, std: dict) -> dict:
     for fold in folds:
         fig.add_trace(go.Scatter(x=shown, y=[fold["metrics"][n] for n in shown], mode="markers",
                                  name=f"fold {fold['fold']}", marker={"size": 8}))
+    fig.add_trace(go.Scatter(x=shown, y=[baseline["metrics"].get(n) for n in shown], mode="markers",
+                             name="constant model", marker={"symbol": "line-ew-open", "size": 28, "color": "#E53935"}))
     fig.update_layout(yaxis_title="score", height=380)
     return figure("Cross-validated scores (mean ± std, one dot per fold)", fig)
 
 
 def _summary(result: dict, names: list[str], threshold: float) -> dict:
-    summary = {"Data": f"{result['data_used']}, {result['k']}-fold"}
+    summary = {**summary_lines(result["verdict"]), "Data": f"{result['data_used']}, {result['k']}-fold"}
     for name in names:
         if result["mean"][name] is not None:
             summary[name] = f"{fmt(result['mean'][name], 4)} ± {fmt(result['std'][name], 3)}"

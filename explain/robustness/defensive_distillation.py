@@ -53,8 +53,10 @@ from ._base import (
 )
 from ._evasion import make_space
 from ._hardening import (
+    COMPARISON_KEYS,
     HARDENING_DEFAULTS,
     compare,
+    comparison_summary,
     fmt_change,
     result_parts,
     robustness_sentence,
@@ -159,7 +161,8 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         to_labels(new.predict(X_eval), classes), to_labels(model.predict(X_eval), classes), strict=True)]))
     report(30, "Comparing the teacher and the student")
     space = make_space(X, X_train)
-    comparison = compare(model, new, X_eval, target, outputs, space, params, report.span(30, 97))
+    comparison = compare(model, new, X_eval, target, outputs, space, params, primary=engine.get("_primary_metric"),
+                         progress=report.span(30, 97))
     notes = (f"Defensive distillation at temperature {params['temperature']:g}: student {description} trained on the "
              f"teacher's softened probabilities over {len(X_train)} training rows (soft labels as sample weights)"
              f"{', behind a refitted clone of its preprocessing' if preprocess is not None else ''}. "
@@ -186,16 +189,14 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "student": description,
         "temperature": params["temperature"],
         "fidelity": agreement,
-        **{key: comparison[key] for key in ("clean_before", "clean_after", "clean_accuracy_change",
-                                            "clean_accuracy_sentence", "attacked_rows", "robustness",
-                                            "attacks_compared")},
+        **{key: comparison[key] for key in COMPARISON_KEYS},
         "attack_details": comparison["attack_details"],
         **result_parts(comparison),
     }
     result["summary"] = {
         "Student": description,
         "Temperature": params["temperature"],
-        "Clean accuracy": comparison["clean_accuracy_sentence"],
+        **comparison_summary(comparison),
         "Clean accuracy change": fmt_change(comparison["clean_accuracy_change"]),
         "Agreement with the teacher": f"{agreement:.1%}",
         "Attack success (before → after)": robustness_sentence(comparison["robustness"]),

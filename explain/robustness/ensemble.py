@@ -44,9 +44,17 @@ from ._base import (
     metric_param,
     reference_frame,
     reject_reserved,
-    resolve_metric,
     split_engine_params,
     to_labels,
+)
+from ._verdict import (
+    choose_metric,
+    class_report,
+    collapse,
+    constant_baseline,
+    constant_predictions,
+    summary_lines,
+    verdict,
 )
 
 KIND = "ensemble"
@@ -113,7 +121,8 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
     task = resolve_task(model, task)
     members = members_of(model, engine)
     X, target, outputs = evaluation_target(model, X, y, task, params["positive_class"], needed="the ensemble")
-    metric = resolve_metric(params["metric"], task)
+    choice = choose_metric(params["metric"], task, target, primary=engine.get("_primary_metric"))
+    metric = choice["name"]
     classes = outputs.classes
     for label, member in members:
         names = getattr(member, "feature_names", None)
@@ -146,6 +155,18 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
     combined = {condition: np.mean(np.stack(values), axis=0) for condition, values in collected.items()}
     ensemble_scores = {condition: _score(task, truth, combined[condition], classes, outputs)
                        for condition in combined}
+    baseline = constant_baseline(task, metric, truth, outputs)
+    failures, per_class = [], None
+    if task == CLASSIFICATION:
+        voted = {condition: [classes[int(i)] for i in np.argmax(combined[condition], axis=1)]
+                 for condition in combined}
+        per_class = {condition: class_report(truth, voted[condition], classes) for condition in voted}
+        message = constant_predictions(per_class["clean"], voted["clean"])
+        if message:
+            failures.append(message.replace("the model", "the ensemble", 1))
+        lost = collapse(per_class["clean"], per_class["noisy"], voted["noisy"])
+        if lost:
+            failures.append(f"under noise, the ensemble's {lost['message']}")
     ensemble = {"label": "ensemble", "clean": ensemble_scores["clean"][metric],
                 "noisy": ensemble_scores["noisy"][metric],
                 "drop": drop(ensemble_scores["clean"][metric], ensemble_scores["noisy"][metric], metric),
@@ -177,12 +198,17 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "best_member": best["label"] if best else None,
         "ensemble_beats_best_member": beats,
         "notes": notes,
-        "charts": [_chart(rows + [ensemble], metric, params["noise"])],
+        "baseline": baseline,
+        "per_class": per_class,
+        "verdict": verdict(task=task, metric=choice, baseline=baseline, clean=ensemble["clean"], failures=failures,
+                           before=per_class["clean"] if per_class else None),
+        "charts": [_chart(rows + [ensemble], metric, params["noise"], baseline)],
         "tables": [table(f"{metric}: members and ensemble", ["model", "clean", f"noisy ({params['noise']:g} std)",
                                                             "drop"],
                          [[r["label"], r["clean"], r["noisy"], r["drop"]] for r in rows + [ensemble]])],
     }
     result["summary"] = {
+        **summary_lines(result["verdict"]),
         "Members": ", ".join(label for label, _ in members),
         f"Ensemble {metric}": f"clean {fmt(ensemble['clean'], 4)}, noisy {fmt(ensemble['noisy'], 4)}",
         "Best member": f"{best['label']}: clean {fmt(best['clean'], 4)}, noisy {fmt(best['noisy'], 4)}" if best else "",
@@ -202,11 +228,13 @@ def _score(task, truth, produced, classes, outputs) -> dict:
     return compute_metrics(task, truth, predicted, produced, outputs)
 
 
-def _chart(rows: list[dict], metric: str, noise: float) -> dict:
+def _chart(rows: list[dict], metric: str, noise: float, baseline: dict) -> dict:
     labels = [r["label"] for r in rows]
     fig = go.Figure([
         go.Bar(x=labels, y=[r["clean"] for r in rows], name="clean", marker_color="#1E88E5"),
         go.Bar(x=labels, y=[r["noisy"] for r in rows], name=f"noise {noise:g} std", marker_color="#FB8C00"),
     ])
+    if baseline["score"] is not None:
+        fig.add_hline(y=baseline["score"], line_dash="dot", line_color="#E53935", annotation_text="constant model")
     fig.update_layout(barmode="group", yaxis_title=metric, height=380)
     return figure("Members and ensemble, clean and noisy", fig)

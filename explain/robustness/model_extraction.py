@@ -18,10 +18,13 @@ missing numeric values as a sentinel below the minimum), or for "logistic" on me
 and one-hot categorical columns. With probability outputs it learns from soft labels: every query row appears
 once per class with sample weight = the returned probability (a weighted log-loss on the soft labels). Fidelity =
 share of held-out rows where the surrogate predicts the model's class (R² against the model's predictions for
-regression); accuracy against the true labels when the target is known.
+regression); accuracy against the true labels when the target is known. For classifiers, `balanced_fidelity`
+is the mean over the model's answered classes of the share the surrogate agrees on: on imbalanced data a
+surrogate that always answers the majority class already has a plain fidelity equal to that class's share, so the
+scorecard judges balanced fidelity, and `baseline` gives both figures for such a constant surrogate.
 
 Result keys: summary, charts (fidelity vs budget, one line per mode), tables, rows_used, explainer, method,
-budgets, modes, points [{mode, budget, fidelity, accuracy}], model_accuracy, best.
+budgets, modes, points [{mode, budget, fidelity, balanced_fidelity, accuracy}], model_accuracy, best, baseline.
 """
 
 from __future__ import annotations
@@ -190,7 +193,7 @@ def round_significant(values: np.ndarray, digits: int = 2) -> np.ndarray:
 
 
 def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict, progress) -> dict:
-    from sklearn.metrics import r2_score
+    from sklearn.metrics import balanced_accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
 
     report = Progress(progress)
@@ -235,7 +238,8 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
                 labels = np.array([str(v) for v in answers[:budget]])
                 note = None if mode == "labels" else "the model gives no probabilities: trained on labels"
                 if len(set(labels)) < 2:
-                    points.append({"mode": mode, "budget": budget, "fidelity": None, "accuracy": None,
+                    points.append({"mode": mode, "budget": budget, "fidelity": None, "balanced_fidelity": None,
+                                   "accuracy": None,
                                    "note": "every answer was the same class: no surrogate can be trained"})
                     continue
                 surrogate.fit(q, labels)
@@ -243,24 +247,35 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
                 returned = proba[:budget] if mode == "probabilities" else np.round(proba[:budget], 1)
                 rows, labels, weights = soft_labels(q, returned, classes)
                 if len(set(labels)) < 2:
-                    points.append({"mode": mode, "budget": budget, "fidelity": None, "accuracy": None,
+                    points.append({"mode": mode, "budget": budget, "fidelity": None, "balanced_fidelity": None,
+                                   "accuracy": None,
                                    "note": "every answer was the same class: no surrogate can be trained"})
                     continue
                 surrogate.fit(rows, labels, weights)
             guessed = surrogate.predict(held)
+            balanced = None
             if task == REGRESSION:
                 fidelity = float(r2_score(np.asarray(model_held, dtype=float), np.asarray(guessed, dtype=float)))
                 accuracy = (float(r2_score(truth.astype(float), np.asarray(guessed, dtype=float)))
                             if truth is not None else None)
             else:
                 guessed = np.array([str(v) for v in guessed])
-                fidelity = float(np.mean(guessed == np.array([str(v) for v in model_held])))
+                answered = np.array([str(v) for v in model_held])
+                fidelity = float(np.mean(guessed == answered))
+                balanced = float(balanced_accuracy_score(answered, guessed)) if len(set(answered)) > 1 else fidelity
                 accuracy = (float(np.mean(guessed == np.array([str(v) for v in truth]))) if truth is not None
                             else None)
-            points.append({"mode": mode, "budget": budget, "fidelity": fidelity, "accuracy": accuracy, "note": note})
+            points.append({"mode": mode, "budget": budget, "fidelity": fidelity, "balanced_fidelity": balanced,
+                           "accuracy": accuracy, "note": note})
     valid = [p for p in points if p["fidelity"] is not None]
     best = max(valid, key=lambda p: p["fidelity"]) if valid else None
     fidelity_name = "R² against the model" if task == REGRESSION else "agreement with the model"
+    baseline = None
+    if task == CLASSIFICATION:
+        answered = pd.Series([str(v) for v in model_held])
+        counts = answered.value_counts()
+        baseline = {"strategy": f"a surrogate that always answers {counts.index[0]!r}, the model's most common answer",
+                    "fidelity": float(counts.iloc[0] / len(answered)), "balanced_fidelity": 1.0 / len(counts)}
     result = {
         "kind": KIND,
         "rows_used": X_all.index.tolist(),
@@ -279,6 +294,8 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
                          if params["surrogate"] == "logistic" else
                          "ordinal codes (rule_extraction.OrdinalCodec), missing numeric values as a sentinel"),
             "fidelity": fidelity_name,
+            "balanced_fidelity": ("mean over the model's answered classes of the surrogate's agreement (balanced "
+                                  "accuracy against the model's answers)" if task == CLASSIFICATION else None),
             "accuracy": "surrogate vs the true labels (R² for regression) on the held-out rows",
             "random_state": params["random_state"],
         },
@@ -287,10 +304,13 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "points": points,
         "model_accuracy": model_accuracy,
         "best": best,
+        "baseline": baseline,
         "charts": [_chart(points, modes, fidelity_name)],
         "tables": [table("Surrogate fidelity by budget and output mode",
-                         ["output mode", "budget (queries)", "fidelity", "surrogate accuracy", "note"],
-                         [[p["mode"], p["budget"], p["fidelity"], p["accuracy"], p.get("note")] for p in points])],
+                         ["output mode", "budget (queries)", "fidelity", "balanced fidelity", "surrogate accuracy",
+                          "note"],
+                         [[p["mode"], p["budget"], p["fidelity"], p.get("balanced_fidelity"), p["accuracy"],
+                           p.get("note")] for p in points])],
     }
     summary = {"Fidelity": fidelity_name + " on held-out rows",
                "Surrogate": params["surrogate"]}
@@ -301,6 +321,9 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         summary["Best copy"] = (f"{fmt(best['fidelity'], 3)} with {best['budget']} queries returning {best['mode']}")
     if model_accuracy is not None:
         summary["Model accuracy (held-out)"] = round(model_accuracy, 4)
+    if baseline is not None:
+        summary["Constant surrogate"] = (f"fidelity {fmt(baseline['fidelity'], 3)}, balanced fidelity "
+                                         f"{fmt(baseline['balanced_fidelity'], 3)} ({baseline['strategy']})")
     result["summary"] = summary
     report(100, "Done")
     return json_safe(result)

@@ -14,12 +14,17 @@ metric exactly) and perturbs a copy, with one seeded generator per curve:
   columns a random other category (missing ones a random category); the metric drop and the share of changed
   predictions, averaged over `sensitivity_repeats` draws.
 
-Drop = (clean - perturbed) / |clean| (for mae and rmse a rise is a drop). The breaking level of a curve is its
-first level whose drop exceeds `max_drop`. Needs the target.
+Drop = (clean - perturbed) / |clean| (for mae and rmse a rise is a drop). skill_lost = (clean - perturbed) /
+(clean - constant-model score): the share of the model's margin over always predicting the majority class (the
+mean for regression) that the perturbation takes away. The breaking level of a curve is its first level whose
+skill_lost exceeds `max_drop`, or where the model collapses (a class it recalled on the clean sample is recalled
+no more); the reference line sits where `max_drop` of that margin is gone, so it never lies below a constant
+model. The metric is chosen by `_verdict.choose_metric`. Needs the target.
 
 Result keys: summary, charts (one per curve, sensitivity bars), tables, rows_used, explainer, method, metric,
-clean_metrics, clean_score, curves {noise, missing, out_of_range: [{level, score, drop, ...}]},
-breaking_levels, sensitivity [{feature, type, score, drop, prediction_change}], missing_handling.
+clean_metrics, clean_score, curves {noise, missing, out_of_range: [{level, score, drop, skill_lost, per_class,
+collapse, ...}]}, breaking_levels, sensitivity [{feature, type, score, drop, prediction_change}],
+missing_handling, verdict.
 """
 
 from __future__ import annotations
@@ -63,9 +68,19 @@ from ._base import (
     number_list_param,
     reference_frame,
     reject_reserved,
-    resolve_metric,
     split_engine_params,
     to_labels,
+)
+from ._verdict import (
+    choose_metric,
+    class_report,
+    collapse,
+    constant_baseline,
+    constant_predictions,
+    skill_lost,
+    summary_lines,
+    threshold_line,
+    verdict,
 )
 
 KIND = "stress_test"
@@ -154,6 +169,7 @@ class Scorer:
         self.model, self.X, self.target, self.task, self.outputs = model, X, target, task, outputs
         self.metric, self.stats, self.modes, self.impute_missing = metric, stats, modes_, impute_missing
         self.clean_predictions = np.asarray(model.predict(X)).ravel()
+        self.last_labels = None
 
     def __call__(self, frame: pd.DataFrame) -> tuple[float | None, float]:
         if self.impute_missing:
@@ -161,6 +177,7 @@ class Scorer:
         predicted = np.asarray(self.model.predict(frame)).ravel()  # probabilities only when the metric needs them
         proba = self.model.predict_proba(frame) if self.metric == "roc_auc" else None
         labels = predicted.astype(float) if self.task != CLASSIFICATION else to_labels(predicted, self.outputs.classes)
+        self.last_labels = labels
         score = compute_metrics(self.task, self.target, labels, proba, self.outputs)[self.metric]
         if self.task != CLASSIFICATION:
             return score, float(np.mean(np.abs(predicted.astype(float) - self.clean_predictions.astype(float))))
@@ -217,7 +234,8 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
     params = validate_params(params, n_rows=len(X), columns=list(X.columns))
     task = resolve_task(model, task)
     X, target, outputs = evaluation_target(model, X, y, task, params["positive_class"], needed="the stress test")
-    metric = resolve_metric(params["metric"], task)
+    choice = choose_metric(params["metric"], task, target, primary=engine.get("_primary_metric"))
+    metric = choice["name"]
     reference = reference_frame(engine, X)
     reference_name = "training data" if reference is not None else "the evaluation sample"
     reference = reference if reference is not None else X
@@ -228,6 +246,10 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
     if clean is None:
         raise ParamError(f"{metric} cannot be computed on this sample (a single class in the target?); choose "
                          "another metric")
+    baseline = constant_baseline(task, metric, target.to_numpy(), outputs)
+    classification = task == CLASSIFICATION
+    before = class_report(target, to_labels(scorer.clean_predictions, outputs.classes), outputs.classes) \
+        if classification else None
     seed = params["random_state"]
     curves = {"noise": [], "missing": [], "out_of_range": []}
     plan = ([("noise", level) for level in params["noise_levels"]]
@@ -246,10 +268,21 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         else:
             frame = out_of_range(X, level, params["out_of_range_rate"], stats, generator)
         score, changed = scorer(frame)  # level 0 too: the unchanged sample, through the same path
-        curves[name].append({"level": level, "score": score, "drop": drop(clean, score, metric),
-                             "prediction_change": changed, **extra})
-    breaking = {name: next((p["level"] for p in points if p["drop"] is not None and p["drop"] > params["max_drop"]),
-                           None) for name, points in curves.items()}
+        point = {"level": level, "score": score, "drop": drop(clean, score, metric),
+                 "skill_lost": skill_lost(clean, score, baseline["score"], metric), "prediction_change": changed,
+                 **extra}
+        if classification:
+            point["per_class"] = class_report(target, scorer.last_labels, outputs.classes)
+            point["collapse"] = collapse(before, point["per_class"], scorer.last_labels)
+        curves[name].append(point)
+    breaking = {name: next((p["level"] for p in points if _breaks(p, params["max_drop"])), None)
+                for name, points in curves.items()}
+    failures = [message for message in [constant_predictions(before, scorer.clean_predictions)] if message] \
+        if classification else []
+    for name, points in curves.items():
+        first = next((p for p in points if p.get("collapse")), None)
+        if first is not None:
+            failures.append(f"under {CURVES[name]} at level {first['level']:g}: {first['collapse']['message']}")
     report(66, "Per-feature sensitivity")
     sensitivity = feature_sensitivity(scorer, X, clean, stats, cats, noise=params["sensitivity_noise"],
                                       repeats=params["sensitivity_repeats"], random_state=seed,
@@ -261,7 +294,11 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "method": {
             "metric": metric,
             "metric_direction": "lower is better" if metric in LOWER_IS_BETTER else "higher is better",
+            "metric_reason": choice["reason"],
             "drop": "(clean - perturbed) / |clean| (for mae/rmse: (perturbed - clean) / |clean|)",
+            "skill_lost": "(clean - perturbed) / (clean - constant-model score): the share of the margin over a "
+                          "constant model lost",
+            "breaking_level": "first level whose skill_lost exceeds max_drop, or where the model collapses",
             "max_drop": params["max_drop"],
             "reference": reference_name,
             "noise": "N(0, (level × std)^2) on every present numeric value; categorical columns untouched",
@@ -284,25 +321,33 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "breaking_levels": breaking,
         "sensitivity": sensitivity,
         "missing_handling": handling,
-        "charts": _charts(curves, sensitivity, metric, clean, params["max_drop"]),
-        "tables": _tables(curves, sensitivity, metric),
+        "baseline": baseline,
+        "verdict": verdict(task=task, metric=choice, baseline=baseline, clean=clean, failures=failures,
+                           before=before),
+        "charts": _charts(curves, sensitivity, metric, clean, params["max_drop"], baseline),
+        "tables": _tables(curves, sensitivity, metric, before),
     }
     result["summary"] = _summary(result, params["max_drop"])
     report(100, "Done")
     return json_safe(result)
 
 
-def _threshold(clean: float, metric: str, max_drop: float) -> float:
-    return clean * (1 + max_drop) if metric in LOWER_IS_BETTER else clean - max_drop * abs(clean)
+def _breaks(point: dict, max_drop: float) -> bool:
+    return bool(point.get("collapse")) or (point["skill_lost"] is not None and point["skill_lost"] > max_drop)
 
 
-def _charts(curves: dict, sensitivity: list[dict], metric: str, clean: float, max_drop: float) -> list[dict]:
+def _charts(curves: dict, sensitivity: list[dict], metric: str, clean: float, max_drop: float,
+            baseline: dict) -> list[dict]:
     charts = []
+    line = threshold_line(clean, baseline["score"], metric, max_drop)
     for name, points in curves.items():
         fig = go.Figure(go.Scatter(x=[p["level"] for p in points], y=[p["score"] for p in points],
                                    mode="lines+markers", name=metric))
-        fig.add_hline(y=_threshold(clean, metric, max_drop), line_dash="dash", line_color="#E53935",
-                      annotation_text=f"{max_drop:.0%} drop")
+        fig.add_hline(y=line, line_dash="dash", line_color="#FB8C00",
+                      annotation_text=f"{max_drop:.0%} of the margin over a constant model lost")
+        if baseline["score"] is not None:
+            fig.add_hline(y=baseline["score"], line_dash="dot", line_color="#E53935",
+                          annotation_text="constant model", annotation_position="bottom right")
         fig.update_layout(xaxis_title=CURVES[name], yaxis_title=metric, height=340)
         charts.append(figure(f"{metric} under {CURVES[name]}", fig))
     items = list(reversed(sensitivity))
@@ -316,11 +361,21 @@ def _charts(curves: dict, sensitivity: list[dict], metric: str, clean: float, ma
     return charts
 
 
-def _tables(curves: dict, sensitivity: list[dict], metric: str) -> list[dict]:
-    rows = [[CURVES[name], p["level"], p["score"], p["drop"], p["prediction_change"]]
+def _tables(curves: dict, sensitivity: list[dict], metric: str, before: list[dict] | None) -> list[dict]:
+    rows = [[CURVES[name], p["level"], p["score"], p["drop"], p["skill_lost"], p["prediction_change"]]
             for name, points in curves.items() for p in points]
+    extra = []
+    if before is not None:
+        extra.append(table(
+            "Per-class recall and precision, clean and at each level",
+            ["perturbation", "level", "class", "rows", "predicted", "recall", "precision", "failure"],
+            [[CURVES[name], p["level"], c["class"], c["support"], c["predicted"], c["recall"], c["precision"],
+              "collapse" if p.get("collapse") and c["class"] in p["collapse"]["lost_classes"] else ""]
+             for name, points in curves.items() for p in points for c in p["per_class"]]))
     return [
-        table("Degradation curves", ["perturbation", "level", metric, "drop", "prediction change"], rows),
+        table("Degradation curves", ["perturbation", "level", metric, "drop", "margin over a constant model lost",
+                                     "prediction change"], rows),
+        *extra,
         table("Per-feature sensitivity", ["feature", "type", "perturbation", metric, "drop", "prediction change"],
               [[s["feature"], s["type"], s["perturbation"], s["score"], s["drop"], s["prediction_change"]]
                for s in sensitivity]),
@@ -328,11 +383,12 @@ def _tables(curves: dict, sensitivity: list[dict], metric: str) -> list[dict]:
 
 
 def _summary(result: dict, max_drop: float) -> dict:
-    summary = {"Metric": result["metric"], "Clean score": round(result["clean_score"], 4),
+    summary = {**summary_lines(result["verdict"]), "Clean score": round(result["clean_score"], 4),
                "Rows": len(result["rows_used"])}
     for name, level in result["breaking_levels"].items():
-        summary[f"Breaks under {CURVES[name]}"] = (f"at level {level:g} (drop > {max_drop:.0%})" if level is not None
-                                                    else f"never within the levels tried (drop ≤ {max_drop:.0%})")
+        summary[f"Breaks under {CURVES[name]}"] = (
+            f"at level {level:g} (more than {max_drop:.0%} of the margin over a constant model lost, or collapse)"
+            if level is not None else f"never within the levels tried (≤ {max_drop:.0%} of the margin lost)")
     top = [s for s in result["sensitivity"] if s["drop"] is not None][:3]
     if top:
         summary["Most sensitive features"] = ", ".join(f"{s['feature']} ({fmt(100 * s['drop'], 3)}%)" for s in top)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from governance.choices import Decision, Flavour, RiskTier, Task
+from governance.choices import Decision, Flavour, PrimaryMetric, RiskTier, Task
 from governance.models import (
     MODEL_CARD_FIELDS,
     ApiToken,
@@ -82,7 +82,8 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     class Meta:
         model = RegisteredModel
         fields = [
-            "name", "title", "description", "owner", "team", "risk_tier", "task", "positive_class", "tags",
+            "name", "title", "description", "owner", "team", "risk_tier", "task", "positive_class", "primary_metric",
+            "tags",
             "latest_version",
             "latest_status", "released_version", "version_count", "open_incidents", "created_at", "updated_at",
         ]
@@ -115,6 +116,8 @@ class RegisteredModelCreateSerializer(serializers.Serializer):
     task = serializers.ChoiceField(choices=Task.choices)
     risk_tier = serializers.ChoiceField(choices=RiskTier.choices, default=RiskTier.MEDIUM)
     positive_class = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    primary_metric = serializers.ChoiceField(choices=PrimaryMetric.choices, required=False, allow_blank=True,
+                                             default="", help_text="Blank: balanced accuracy / R².")
     description = serializers.CharField(required=False, allow_blank=True, default="")
     team = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
@@ -128,6 +131,7 @@ class RegisteredModelUpdateSerializer(serializers.Serializer):
     risk_tier = serializers.ChoiceField(choices=RiskTier.choices, required=False)
     task = serializers.ChoiceField(choices=Task.choices, required=False)
     positive_class = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    primary_metric = serializers.ChoiceField(choices=PrimaryMetric.choices, required=False, allow_blank=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     card = ModelCardInputSerializer(required=False)
 

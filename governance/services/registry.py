@@ -11,7 +11,15 @@ from django.db.models import Max
 from django.utils import timezone
 
 from governance import artifacts, audit, datasets, loading, outbox
-from governance.choices import CheckStatus, FindingSeverity, Flavour, RiskTier, Task, VersionStatus
+from governance.choices import (
+    METRICS_FOR_TASK,
+    CheckStatus,
+    FindingSeverity,
+    Flavour,
+    RiskTier,
+    Task,
+    VersionStatus,
+)
 from governance.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from governance.evaluation import evaluate
 from governance.models import (
@@ -27,7 +35,7 @@ from governance.models import (
 from governance.permissions import Action, require
 from governance.selectors import dataset_frame
 
-MODEL_FIELDS = ("title", "description", "team", "risk_tier", "task", "positive_class")
+MODEL_FIELDS = ("title", "description", "team", "risk_tier", "task", "positive_class", "primary_metric")
 COMPAT_MAX_ROWS = 5000
 MAX_FINDINGS_SHOWN = 50  # a crafted file can produce any number of findings; the answer stays small
 
@@ -36,7 +44,7 @@ def _model_snapshot(model: RegisteredModel) -> dict:
     return {
         "name": model.name, "title": model.title, "description": model.description, "team": model.team,
         "risk_tier": model.risk_tier, "task": model.task, "owner": model.owner.get_username(),
-        "positive_class": model.positive_class,
+        "positive_class": model.positive_class, "primary_metric": model.primary_metric,
         "tags": sorted(t.name for t in model.tags.all()),
     }
 
@@ -65,10 +73,19 @@ def _validate_choice(value, choices, field):
         raise InvalidInput(f"{field} must be one of {', '.join(choices.values)}, not {value!r}.", field=field)
 
 
+def _validate_primary_metric(metric: str, task: str) -> str:
+    metric = (metric or "").strip()
+    if metric and metric not in METRICS_FOR_TASK.get(task, ()):
+        raise InvalidInput(f"primary_metric {metric!r} does not apply to {task}; use one of "
+                           f"{', '.join(METRICS_FOR_TASK.get(task, ()))}, or leave it blank for the default.",
+                           field="primary_metric")
+    return metric
+
+
 @transaction.atomic
 def model_create(*, actor, name: str, title: str, task: str, risk_tier: str = RiskTier.MEDIUM,
                  description: str = "", team: str = "", owner=None, tags=(), card: dict | None = None,
-                 positive_class: str = "") -> RegisteredModel:
+                 positive_class: str = "", primary_metric: str = "") -> RegisteredModel:
     require(actor, Action.MODEL_REGISTER)
     name = (name or "").strip().lower()
     try:
@@ -81,11 +98,13 @@ def model_create(*, actor, name: str, title: str, task: str, risk_tier: str = Ri
         raise InvalidInput("A title is required.", field="title")
     _validate_choice(task, Task, "task")
     _validate_choice(risk_tier, RiskTier, "risk_tier")
+    primary_metric = _validate_primary_metric(primary_metric, task)
     if RegisteredModel.objects.filter(name__iexact=name).exists():
         raise Conflict(f"A model named '{name}' already exists.", field="name")
     model = RegisteredModel.objects.create(
         name=name, title=title.strip(), task=task, risk_tier=risk_tier, description=description,
         team=team, owner=owner or actor, positive_class=(positive_class or "").strip()[:100],
+        primary_metric=primary_metric,
     )
     model.tags.set([Tag.objects.get_or_create(name=t)[0] for t in _clean_tags(tags)])
     sections = {k: v for k, v in (card or {}).items() if k in dict((f, 1) for f, _, _ in MODEL_CARD_FIELDS)}
@@ -111,6 +130,9 @@ def model_update(*, actor, model: RegisteredModel, tags=None, owner=None, **fiel
             raise Conflict("The task cannot change once the model has versions.", field="task")
     if "title" in fields and not str(fields["title"]).strip():
         raise InvalidInput("A title is required.", field="title")
+    if "primary_metric" in fields or "task" in fields:
+        fields["primary_metric"] = _validate_primary_metric(fields.get("primary_metric", model.primary_metric),
+                                                            fields.get("task", model.task))
     for key, value in fields.items():
         setattr(model, key, value)
     if owner is not None:

@@ -106,7 +106,7 @@ class ModelEditView(OwnedModelMixin, ActionRequiredMixin, View):
         if form is None:
             form = ModelEditForm(initial={
                 "title": model.title, "task": model.task, "risk_tier": model.risk_tier, "team": model.team,
-                "positive_class": model.positive_class,
+                "positive_class": model.positive_class, "primary_metric": model.primary_metric,
                 "description": model.description, "tags": ", ".join(t.name for t in model.tags.all()),
             })
         return render(request, "governance/model_form.html", {"form": form, "model": model})

@@ -156,3 +156,64 @@ def test_hardening_someone_elses_model_is_refused_when_queued_not_after_the_work
     with pytest.raises(PermissionDenied, match="Only the owner of 'iris'"):
         services.job_enqueue(actor=rival, version=iris_version, kind="adversarial_training", params={})
     assert services.job_enqueue(actor=rival, version=iris_version, kind="permutation_importance", params={})
+
+
+@pytest.fixture
+def rare_positive_data(db, artifact_dir):
+    """A 3 %-positive dataset, registered, and its author."""
+    import numpy as np
+    import pandas as pd
+
+    from tests.conftest import make_user
+
+    generator = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": generator.normal(size=400), "b": generator.normal(size=400)})
+    score = frame["a"] + frame["b"]
+    frame["default"] = np.where(score > np.quantile(score, 0.97), "yes", "no")
+    author = make_user("rare_author", ["contributor"])
+    dataset = registry.dataset_create(actor=author, fileobj=io.BytesIO(frame.to_csv(index=False).encode()),
+                                      filename="rare.csv", target_column="default")
+    return frame, dataset, author
+
+
+def _register(author, dataset, estimator, name, **fields):
+    from skops import io as skops_io
+
+    model = registry.model_create(actor=author, name=name, title=name, task="classification", **fields)
+    return registry.model_version_create(actor=author, model=model, fileobj=io.BytesIO(skops_io.dumps(estimator)),
+                                         filename=f"{name}.skops", evaluation_dataset=dataset,
+                                         training_dataset=dataset)
+
+
+def test_a_constant_model_never_passes_the_scorecard(rare_positive_data):
+    from sklearn.dummy import DummyClassifier
+
+    frame, dataset, author = rare_positive_data
+    constant = DummyClassifier(strategy="most_frequent").fit(frame[["a", "b"]], frame["default"])
+    version = _register(author, dataset, constant, "always-no")
+    for kind in ("cross_validation", "stress_test", "adversarial_evasion"):
+        job = run(services.job_enqueue(actor=author, version=version, kind=kind,
+                                       params={"n_samples": 10, "hsj_max_iter": 1, "hsj_max_eval": 20,
+                                               "attacks": ["hop_skip_jump"]} if kind == "adversarial_evasion"
+                                       else {"sensitivity_repeats": 1} if kind == "stress_test" else {}))
+        assert job.status == "succeeded", (kind, job.error_message)
+    card = scorecard(version)
+    lights = {row["kind"]: row for row in card["rows"]}
+    assert not card["passed"]
+    for kind in ("cross_validation", "stress_test", "adversarial_evasion"):
+        assert lights[kind]["light"] == "red", lights[kind]
+        assert "constant model" in lights[kind]["detail"]
+    assert checks.EVALUATORS["robustness"](version)[0] == "failed"
+
+
+def test_the_models_primary_metric_is_what_the_analyses_judge_by(rare_positive_data):
+    from sklearn.linear_model import LogisticRegression
+
+    frame, dataset, author = rare_positive_data
+    fitted = LogisticRegression().fit(frame[["a", "b"]], frame["default"])
+    version = _register(author, dataset, fitted, "rare-f1", primary_metric="f1")
+    job = run(services.job_enqueue(actor=author, version=version, kind="stress_test",
+                                   params={"sensitivity_repeats": 1}))
+    assert job.status == "succeeded", job.error_message
+    assert job.result["metric"] == "f1"
+    assert job.result["verdict"]["metric"]["source"] == "model"
