@@ -346,6 +346,8 @@ class ApprovalPolicy(models.Model):
     admin_approval_required = models.BooleanField(default=False)
     required_checks = models.JSONField(default=list, blank=True)
     robustness_thresholds = models.JSONField(default=dict, blank=True)
+    # Off: a version whose required checks fail cannot be submitted. On: it can, and reviewers see the failures.
+    submit_with_failing_checks = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -37,6 +37,13 @@ def version_submit(*, actor, version: ModelVersion) -> ModelVersion:
     require(actor, Action.VERSION_SUBMIT, version)
     require_active(version.model)
     version = _locked(version)
+    if version.status == VersionStatus.DRAFT:
+        policy = checks.policy_for(version.model)
+        failing = [r for r in checks.evaluate(version, policy) if r.required and r.outcome == CheckOutcome.FAILED]
+        if failing and not policy.submit_with_failing_checks:
+            raise Conflict("Fix the failing required checks before submitting: "
+                           + "; ".join(f"{r.label}: {r.detail}" for r in failing),
+                           details={"failing_checks": [r.as_dict() for r in failing]})
     version.review_round += 1
     version.submitted_by = actor
     version.submitted_at = timezone.now()
@@ -64,10 +71,17 @@ def approval_progress(version: ModelVersion, policy=None) -> dict:
     policy = policy or checks.policy_for(version.model)
     current = list(approvals_of(version))
     has_admin = any(r.reviewer_was_admin for r in current)
+    given, required = len(current), policy.required_approvals
+    admin_missing = policy.admin_approval_required and not has_admin
+    # An admin approval still to come counts as one more needed, so the counter never reads "3/2".
+    needed = max(required, given + 1) if admin_missing else max(required, given)
+    label = f"{given} of {needed} approval{'s' if needed != 1 else ''}"
+    if admin_missing:
+        label += " (admin approval still needed)"
     return {
-        "required": policy.required_approvals, "given": len(current),
+        "required": required, "given": given, "needed": needed, "label": label,
         "admin_required": policy.admin_approval_required, "admin_given": has_admin,
-        "complete": len(current) >= policy.required_approvals and (has_admin or not policy.admin_approval_required),
+        "complete": given >= required and not admin_missing,
     }
 
 

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from governance import attestation, checks, selectors, services
-from governance.choices import Check, RiskTier, VersionStatus
+from governance.choices import Check, CheckOutcome, RiskTier, VersionStatus
 from governance.errors import DomainError
 from governance.forms import PolicyForm, ReviewForm, VerifyForm
 from governance.models import ApprovalPolicy
@@ -34,8 +34,10 @@ def release_panel(request, version) -> dict:
         return "" if ok else why
 
     status = version.status
+    failing = [r for r in results if r.required and r.outcome == CheckOutcome.FAILED]
     return {
         "policy": policy, "checks": results, "progress": progress, "blockers": blockers,
+        "submit_failing": failing if status == VersionStatus.DRAFT else [],
         "reviews": selectors.version_reviews(version),
         "can_submit": can(user, Action.VERSION_SUBMIT, version) and status == VersionStatus.DRAFT,
         "can_reopen": can(user, Action.VERSION_SUBMIT, version) and status == VersionStatus.REJECTED,

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from governance import services
+from governance import checks, services
 from governance.errors import Conflict, InvalidInput, PermissionDenied
 from governance.models import Attestation, AuditEvent, ModelVersion, ReleaseEvent
 from tests.conftest import make_user
@@ -95,8 +95,30 @@ def test_high_risk_needs_an_admin_among_the_approvals(new_version, cast):
     assert approve(version, cast["admin_user"]).status == "approved"
 
 
+def test_a_version_whose_required_checks_fail_cannot_be_submitted(new_version, cast):
+    version = new_version("medium", card={"intended_use": "only this"}, check=False)
+    with pytest.raises(Conflict) as excinfo:
+        services.version_submit(actor=cast["author"], version=version)
+    assert "Model card complete: Missing: Out-of-scope uses" in excinfo.value.message
+    assert [c["check"] for c in excinfo.value.details["failing_checks"]] == ["model_card"]
+    version.refresh_from_db()
+    assert version.status == "draft" and version.review_round == 0
+
+
+def test_the_api_lists_the_failing_checks_of_a_refused_submission(new_version, cast, api_as):
+    version = new_version("medium", card={"intended_use": "only this"}, check=False)
+    response = api_as(cast["author"]).post(f"/api/v1/models/{version.model.name}/versions/{version.number}/submit/")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["failing_checks"][0]["label"] == "Model card complete"
+    assert body["failing_checks"][0]["evidence_url"].endswith(f"/models/{version.model.name}/card/")
+
+
 def test_missing_or_failed_checks_block_approval(new_version, cast):
     version = new_version("medium", card={"intended_use": "only this"}, check=False)
+    policy = checks.policy_for_tier("medium")
+    policy.submit_with_failing_checks = True  # this policy lets reviewers see the failures instead
+    policy.save()
     services.version_submit(actor=cast["author"], version=version)
     with pytest.raises(Conflict) as excinfo:
         services.review_create(actor=cast["reviewer"], version=version, decision="approve")
@@ -417,3 +439,27 @@ def test_admin_changes_page_shows_role_and_policy_changes_with_before_and_after(
     assert event.changes["after"]["roles"] == ["reviewer", "viewer"]
     client.force_login(cast["reviewer"])
     assert client.get(reverse("admin-changes")).status_code == 403
+
+
+def test_the_approval_counter_counts_the_admin_approval_still_needed(new_version, cast):
+    version = new_version("high", card=FULL_CARD)
+    policy = checks.policy_for_tier("high")
+    policy.required_checks = ["compatibility", "security", "model_card"]
+    policy.save()
+    services.version_submit(actor=cast["author"], version=version)
+    assert services.approval_progress(version)["label"] == "0 of 2 approvals (admin approval still needed)"
+    approve(version, cast["reviewer"], cast["second_reviewer"])
+    assert services.approval_progress(version)["label"] == "2 of 3 approvals (admin approval still needed)"
+    approve(version, make_user("third", ["reviewer"]))
+    assert services.approval_progress(version)["label"] == "3 of 4 approvals (admin approval still needed)"
+    approve(version, cast["admin_user"])
+    assert services.approval_progress(version)["label"] == "4 of 4 approvals"
+
+
+def test_the_version_page_lists_the_checks_that_block_submission(new_version, cast, client):
+    version = new_version("medium", card={"intended_use": "only this"}, check=False)
+    client.force_login(cast["author"])
+    page = client.get(f"/models/{version.model.name}/versions/{version.number}/").content.decode()
+    assert 'data-testid="submit-failing"' in page and "Model card complete" in page
+    response = client.post(f"/models/{version.model.name}/versions/{version.number}/submit/", follow=True)
+    assert "Fix the failing required checks before submitting" in response.content.decode()
