@@ -400,6 +400,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "bulwark@localhost")
+# The public address of the app, for links in e-mails (e.g. https://bulwark.example.org); blank: no links.
+SITE_URL = os.environ.get("SITE_URL", "")
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

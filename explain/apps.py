@@ -11,3 +11,9 @@ class ExplainConfig(AppConfig):
         from .selectors import job_queue_progress
 
         health.register_progress("analysis jobs", job_queue_progress)
+
+        from governance import dashboard
+
+        from .selectors import jobs_per_day
+
+        dashboard.register_series("Analysis jobs", jobs_per_day)

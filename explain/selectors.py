@@ -149,3 +149,13 @@ def job_queue_progress(*, waiting_since):
         return waiting, None
     marks = AnalysisJob.objects.aggregate(s=Max("started_at"), h=Max("heartbeat_at"), f=Max("finished_at"))
     return waiting, max((m for m in marks.values() if m is not None), default=None)
+
+
+def jobs_per_day(since) -> dict:
+    """{date: analysis jobs created that day} since `since` (the dashboard's activity chart)."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncDate
+
+    rows = (AnalysisJob.objects.filter(created_at__gte=since).annotate(day=TruncDate("created_at"))
+            .values("day").annotate(n=Count("id")))
+    return {row["day"]: row["n"] for row in rows}

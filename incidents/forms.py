@@ -6,6 +6,7 @@ from governance.models import ModelVersion, RegisteredModel
 
 from .choices import (
     SEVERITY_DEFINITIONS,
+    ActionItemStatus,
     Category,
     DetectionSource,
     HarmDomain,
@@ -105,17 +106,33 @@ class ReviewForm(StyledForm):
         for name in REVIEW_FIELDS:
             self.fields[name] = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
                                                 required=False, label=name.replace("_", " ").capitalize())
-        self.fields["action_items"] = forms.CharField(
-            widget=forms.Textarea(attrs={"rows": 3, "class": "form-control font-monospace"}), required=False,
-            help_text="One per line: description | owner username | due YYYY-MM-DD | open/done",
-        )
 
-    def items(self) -> list[dict]:
-        items = []
-        for line in (self.cleaned_data.get("action_items") or "").splitlines():
-            if not line.strip():
-                continue
-            parts = [p.strip() for p in line.split("|")] + ["", "", ""]
-            items.append({"description": parts[0], "owner": parts[1] or None, "due_date": parts[2] or None,
-                          "status": parts[3] or "open"})
-        return items
+
+class ActionItemForm(StyledForm):
+    """One action item of a post-incident review: a row of the review form."""
+
+    description = forms.CharField(max_length=500, required=False)
+    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"),
+                                   required=False, to_field_name="username", empty_label="unassigned")
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    status = forms.ChoiceField(choices=ActionItemStatus.choices, initial=ActionItemStatus.OPEN)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (cleaned.get("description") or "").strip() and (cleaned.get("owner") or cleaned.get("due_date")):
+            self.add_error("description", "Describe the action, or clear the row.")
+        return cleaned
+
+    def item(self) -> dict | None:
+        data = self.cleaned_data
+        if not data or data.get("DELETE") or not (data.get("description") or "").strip():
+            return None
+        return {"description": data["description"].strip(), "owner": data["owner"].get_username()
+                if data.get("owner") else None, "due_date": data.get("due_date"), "status": data["status"]}
+
+
+ActionItemFormSet = forms.formset_factory(ActionItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+
+
+def action_items(formset) -> list[dict]:
+    return [item for item in (form.item() for form in formset.forms) if item is not None]

@@ -177,6 +177,7 @@ class Notification(models.Model):
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="notifications")
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     message = models.CharField(max_length=500)
+    url = models.CharField(max_length=300, blank=True, help_text="Where the notification leads, when not an incident.")
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 

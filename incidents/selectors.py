@@ -98,3 +98,27 @@ def metric_charts(data: dict) -> list[dict]:
             "layout": {"height": 260, "barmode": "group", "margin": {"l": 40, "r": 10, "t": 10, "b": 40}}}},
         bar("Incidents per model", data["by_model"] or {"none": 0}, "#6f42c1"),
     ]
+
+
+def incidents_per_day(since) -> dict:
+    """{date: incidents opened that day} since `since` (the dashboard's activity chart)."""
+    from django.db.models.functions import TruncDate
+
+    rows = (Incident.objects.filter(created_at__gte=since).annotate(day=TruncDate("created_at"))
+            .values("day").annotate(n=Count("id")))
+    return {row["day"]: row["n"] for row in rows}
+
+
+def my_open_action_items(user) -> dict:
+    """The dashboard panel: the signed-in user's open action items from post-incident reviews."""
+    from django.urls import reverse
+
+    items = (ActionItem.objects.filter(owner=user, status=ActionItemStatus.OPEN)
+             .select_related("review").order_by("due_date", "id")[:8])
+    today = timezone.localdate()
+    return {"title": "My open action items", "testid": "my-action-items",
+            "empty": "You have no open action items.",
+            "items": [{"text": item.description,
+                       "url": reverse("incident-detail", args=[item.review.incident_id]) + "#review",
+                       "meta": (f"due {item.due_date}" + (" · overdue" if item.due_date < today else ""))
+                       if item.due_date else "no due date"} for item in items]}

@@ -3,7 +3,7 @@
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -55,15 +55,35 @@ def _entry(incident, kind, body, *, author=None, link_url="", link_label="", evi
 
 
 def _notify(users, incident, message: str) -> None:
-    users = {u for u in users if u is not None and u.is_active}
+    notify(users, message, incident=incident)
+
+
+def notify(users, message: str, *, incident=None, url: str = "", body: str = "", exclude=None) -> int:
+    """In-app notifications for active users (each once, `exclude` left out), and an e-mail after commit to those
+    with an address when e-mail is configured. Returns how many were notified."""
+    users = {u for u in users if u is not None and u.is_active and (exclude is None or u.pk != exclude.pk)}
     for user in users:
-        Notification.objects.create(user=user, incident=incident, message=message[:500])
+        Notification.objects.create(user=user, incident=incident, message=message[:500], url=url[:300])
     recipients = sorted({u.email for u in users if u.email})
     if recipients:
-        subject = f"[Bulwark] Incident #{incident.pk}: {message}"[:200]
-        body = f"{message}\n\n{incident.title} ({incident.get_severity_display()}, {incident.get_status_display()})"
-        transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients,
-                                                fail_silently=True))
+        prefix = f"Incident #{incident.pk}: " if incident is not None else ""
+        subject = f"[Bulwark] {prefix}{message}"[:200]
+        text = body or (f"{message}\n\n{incident.title} ({incident.get_severity_display()}, "
+                        f"{incident.get_status_display()})" if incident is not None else message)
+        if url and settings.SITE_URL:
+            text += f"\n\n{settings.SITE_URL.rstrip('/')}{url}"
+        messages = [(subject, text, settings.DEFAULT_FROM_EMAIL, [address]) for address in recipients]
+        transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))  # one each: no shared To:
+    return len(users)
+
+
+def _notify_model_owners(incident, models, actor) -> None:
+    """Owners of the models an incident names learn of it (the first time each model is named)."""
+    owners = [m.owner for m in models]
+    names = ", ".join(m.name for m in models)
+    if owners:
+        notify(owners, f"Incident #{incident.pk} ({incident.get_severity_display()}) names your model {names}",
+               incident=incident, exclude=actor)
 
 
 def _responders(incident):
@@ -119,6 +139,7 @@ def incident_open(*, actor, title: str, severity: str, category: str = Category.
         **_snapshot(incident), "models": [m.name for m in models], "versions": [str(v) for v in versions]})
     if commander is not None:
         _notify([commander], incident, f"You are the incident commander of #{incident.pk}")
+    _notify_model_owners(incident, models, actor)
     return incident
 
 
@@ -146,11 +167,13 @@ def incident_update(*, actor, incident: Incident, affected_models=None, affected
         setattr(incident, key, value)
     incident.save()
     if affected_models is not None or affected_versions is not None:
+        named_before = set(incident.affected_models.values_list("pk", flat=True))
         models, versions = _versions_and_models(
             affected_models if affected_models is not None else incident.affected_models.all(),
             affected_versions if affected_versions is not None else incident.affected_versions.all())
         incident.affected_models.set(models)
         incident.affected_versions.set(versions)
+        _notify_model_owners(incident, [m for m in models if m.pk not in named_before], actor)
     if experts is not None:
         incident.experts.set(experts)
     if incident.severity != old_severity:

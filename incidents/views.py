@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -15,7 +16,15 @@ from governance.views import form_error, paginate
 from . import report, selectors, services
 from .choices import INCIDENT_TRANSITIONS, NIST_PHASES, SEVERITY_DEFINITIONS, IncidentStatus, TimelineKind
 from .filtersets import IncidentFilterSet
-from .forms import ContainmentForm, IncidentEditForm, IncidentForm, NoteForm, ReviewForm
+from .forms import (
+    ActionItemFormSet,
+    ContainmentForm,
+    IncidentEditForm,
+    IncidentForm,
+    NoteForm,
+    ReviewForm,
+    action_items,
+)
 from .models import REVIEW_FIELDS, Incident, Notification, PlaybookTask, PostIncidentReview
 
 
@@ -99,25 +108,26 @@ class IncidentEditView(ActionRequiredMixin, View):
 
 
 class IncidentDetailView(ActionRequiredMixin, View):
-    def get(self, request, pk):
+    def get(self, request, pk, *, review_form=None, item_formset=None, status=200):
         incident = _incident(pk)
         kind = request.GET.get("kind") or None
         review = PostIncidentReview.objects.filter(incident=incident).prefetch_related("action_items__owner").first()
         tasks = list(incident.tasks.select_related("done_by"))
         phase, csf = NIST_PHASES[incident.status]
-        review_form = ReviewForm(initial={
-            **({f: getattr(review, f) for f in REVIEW_FIELDS} if review else
-               {"timeline_summary": services.timeline_summary(incident)}),
-            "action_items": "\n".join(
-                f"{i.description} | {i.owner.get_username() if i.owner else ''} | {i.due_date or ''} | {i.status}"
-                for i in review.action_items.all()) if review else "",
-        })
+        if review_form is None:
+            review_form = ReviewForm(initial={f: getattr(review, f) for f in REVIEW_FIELDS} if review else
+                                     {"timeline_summary": services.timeline_summary(incident)})
+        if item_formset is None:
+            item_formset = ActionItemFormSet(prefix="items", initial=[
+                {"description": i.description, "owner": i.owner.get_username() if i.owner else None,
+                 "due_date": i.due_date, "status": i.status} for i in review.action_items.all()] if review else [])
         return render(request, "incidents/incident_detail.html", {
             "incident": incident, "timeline": selectors.timeline(incident, kind), "kind": kind,
             "kinds": TimelineKind.choices, "tasks": tasks, "tasks_done": sum(1 for t in tasks if t.done_at),
             "phase": phase, "csf": csf, "phases": [(s, NIST_PHASES[s]) for s in IncidentStatus],
             "next_states": [IncidentStatus(s) for s in INCIDENT_TRANSITIONS[incident.status]],
-            "review": review, "review_form": review_form, "review_required": services.review_required(incident),
+            "review": review, "review_form": review_form, "item_formset": item_formset,
+            "review_required": services.review_required(incident),
             "note_form": NoteForm(), "containment_form": ContainmentForm(incident=incident),
             "actions": incident.actions.select_related("version__model", "actor"),
             "may_manage": can(request.user, Action.INCIDENT_MANAGE),
@@ -126,7 +136,7 @@ class IncidentDetailView(ActionRequiredMixin, View):
             "versions": incident.affected_versions.all() or ModelVersion.objects.filter(
                 model__in=incident.affected_models.all()).select_related("model"),
             "now": timezone.now(),
-        })
+        }, status=status)
 
 
 class _IncidentAction(ActionRequiredMixin, View):
@@ -217,17 +227,32 @@ class IncidentFingerprintView(_IncidentAction):
 
 
 class IncidentReviewView(_IncidentAction):
+    """Saves the review and its action items in one go; a failed submission shows the page again with every field
+    as typed (status 400), never a redirect that loses them."""
+
     anchor = "#review"
 
-    def perform(self, request, incident):
-        if request.POST.get("sign"):
-            services.review_sign(actor=request.user, incident=incident)
-            return "Review signed off."
+    def post(self, request, pk):
         form = ReviewForm(request.POST)
-        form.is_valid()
-        fields = {f: form.cleaned_data.get(f, "") for f in REVIEW_FIELDS}
-        services.review_save(actor=request.user, incident=incident, action_items=form.items(), **fields)
-        return "Review saved."
+        formset = ActionItemFormSet(request.POST, prefix="items")
+        if form.is_valid() and formset.is_valid():
+            incident = _incident(pk)
+            try:
+                with transaction.atomic():  # a refused sign-off leaves the review as it was
+                    services.review_save(actor=request.user, incident=incident,
+                                         action_items=action_items(formset),
+                                         **{f: form.cleaned_data.get(f, "") for f in REVIEW_FIELDS})
+                    if request.POST.get("sign"):
+                        services.review_sign(actor=request.user, incident=incident)
+            except DomainError as exc:
+                form_error(form, exc)
+            else:
+                messages.success(request, "Review signed off." if request.POST.get("sign") else "Review saved.")
+                response = redirect("incident-detail", pk=pk)
+                response["Location"] += self.anchor
+                return response
+        messages.error(request, "The review was not saved: correct the fields marked below.")
+        return IncidentDetailView().get(request, pk, review_form=form, item_formset=formset, status=400)
 
 
 class IncidentExportView(ActionRequiredMixin, View):

@@ -3,7 +3,7 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance import attestation, audit, checks
+from governance import attestation, audit, checks, events
 from governance.choices import VERSION_TRANSITIONS, CheckOutcome, Decision, ReleaseAction, Role, VersionStatus
 from governance.errors import Conflict, InvalidInput, PermissionDenied
 from governance.models import Attestation, ModelVersion, RegisteredModel, ReleaseEvent, Review
@@ -30,6 +30,8 @@ def _transition(version: ModelVersion, to: str, *, actor, reason: str = "", extr
     version.save(update_fields=["status", "status_reason", "updated_at"])
     audit.record(actor=actor, action=f"version.{to}", obj=version, before={"status": current},
                  after={"status": to, **({"reason": reason} if reason else {}), **(extra or {})})
+    events.publish("version.status_changed", version=version, before=current, after=to, actor=actor, reason=reason,
+                   extra=extra or {})
 
 
 @transaction.atomic
@@ -207,7 +209,7 @@ def _release(*, actor, model: RegisteredModel, version: ModelVersion, action: st
         ReleaseEvent.objects.create(model=model, version=previous, action=ReleaseAction.DEPRECATE, actor=actor,
                                     reason=f"Superseded by v{version.number}")
     _transition(version, VersionStatus.RELEASED, actor=actor, reason=reason,
-                extra={"previous_release": previous.number if previous else None})
+                extra={"previous_release": previous.number if previous else None, "release_action": action})
     signed = _attest(version, actor=actor, previous=previous, action=action)
     ReleaseEvent.objects.create(model=model, version=version, action=action, actor=actor, reason=reason,
                                 attestation=signed)

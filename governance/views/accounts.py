@@ -8,7 +8,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from governance import health, selectors, services
+from governance import dashboard, health, selectors, services
 from governance.api import errors as api_errors
 from governance.choices import Role
 from governance.errors import DomainError
@@ -42,7 +42,9 @@ class DashboardView(ActionRequiredMixin, TemplateView):
         from incidents.selectors import overdue_action_items
 
         return super().get_context_data(counts=selectors.dashboard_counts(),
-                                        overdue_items=overdue_action_items()[:10], **kwargs)
+                                        overdue_items=overdue_action_items()[:10],
+                                        panels=dashboard.panels(self.request.user),
+                                        activity=dashboard.activity_chart(), **kwargs)
 
 
 class AuditLogView(ActionRequiredMixin, View):

@@ -31,3 +31,24 @@ function paintProgress(root) {
 }
 paintProgress(document);
 document.body.addEventListener("htmx:afterSettle", () => paintProgress(document));
+
+// Formsets: "Add" clones the empty row from its <template>, numbering it and the TOTAL_FORMS count.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-formset-add]");
+  if (!button) return;
+  const fieldset = button.closest("[data-formset]");
+  const prefix = fieldset.dataset.formset;
+  const total = fieldset.querySelector(`input[name="${prefix}-TOTAL_FORMS"]`);
+  const template = fieldset.querySelector("template[data-formset-template]");
+  const index = Number(total.value);
+  const row = template.content.cloneNode(true);
+  row.querySelectorAll("[name], [id], label[for]").forEach((element) => {
+    for (const attribute of ["name", "id", "for"]) {
+      const value = element.getAttribute(attribute);
+      if (value) element.setAttribute(attribute, value.replace("__prefix__", String(index)));
+    }
+  });
+  fieldset.querySelector("[data-formset-rows]").appendChild(row);
+  total.value = String(index + 1);
+  fieldset.querySelector(`[name="${prefix}-${index}-description"]`)?.focus();
+});

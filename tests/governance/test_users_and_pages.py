@@ -101,13 +101,16 @@ def test_audit_api_filters_and_paginates(api_as, cast):
     assert client.get("/api/v1/audit/", {"page_size": 1000}).json()["results"].__len__() <= 200
 
 
-@pytest.mark.parametrize("url_name", ["dashboard", "audit-list", "user-list", "profile"])
-def test_pages_use_a_constant_number_of_queries(client, cast, url_name, django_assert_max_num_queries):
+# The dashboard adds the signed-in user's panels (versions in review, action items, activity) and the chart's
+# two series: five queries, whatever the data.
+@pytest.mark.parametrize("url_name, queries", [("dashboard", 17), ("audit-list", 12), ("user-list", 12),
+                                               ("profile", 12)])
+def test_pages_use_a_constant_number_of_queries(client, cast, url_name, queries, django_assert_max_num_queries):
     for i in range(40):
         make_user(f"bulk{i}", ["viewer", "contributor"])
     with transaction.atomic():
         for i in range(80):
             audit.record(actor=cast["author"], action="test.bulk", object_id=str(i))
     client.force_login(cast["admin_user"])
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(queries):
         assert client.get(reverse(url_name)).status_code == 200
