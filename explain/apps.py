@@ -17,3 +17,10 @@ class ExplainConfig(AppConfig):
         from .selectors import jobs_per_day
 
         dashboard.register_series("Analysis jobs", jobs_per_day)
+
+        from governance import checks
+
+        from . import scorecard
+
+        checks.register_thresholds(defaults=scorecard.DEFAULT_THRESHOLDS, fields=scorecard.THRESHOLD_FIELDS,
+                                   gated=list(scorecard.RULES), validate=scorecard.validate_thresholds)

@@ -24,6 +24,54 @@ DEFAULT_THRESHOLDS = {
 }
 
 
+# What a policy may set, and the range each threshold must lie in (checked when a policy is saved).
+THRESHOLD_FIELDS = [
+    # key, label, type, minimum, maximum, help
+    ("cv_max_std", "Cross-validation: max std across folds", float, 0.0, 1.0, "of any unitless metric"),
+    ("noise_level", "Stress test: noise level (σ)", float, 0.0, 10.0,
+     "must be one of the stress test's noise levels (default 0.05, 0.1, 0.2, 0.5, 1)"),
+    ("noise_min_retained", "Stress test: share of the margin over a constant model kept", float, 0.0, 1.0, ""),
+    ("evasion_eps", "Evasion: largest perturbation judged (σ)", float, 0.0, 10.0, ""),
+    ("evasion_max_success", "Evasion: max attack success on any class", float, 0.0, 1.0, ""),
+    ("extraction_budget", "Extraction: query budget judged", int, 1, 100_000,
+     "must be one of the extraction's budgets (default 100, 500, 2000)"),
+    ("extraction_max_fidelity", "Extraction: max balanced fidelity of a surrogate", float, 0.0, 1.0, ""),
+    ("membership_max_advantage", "Membership inference: max attack advantage", float, 0.0, 1.0, ""),
+]
+
+
+def validate_thresholds(values: dict) -> dict:
+    """The thresholds a policy stores: known keys only, each a number in its range, `required` a list of gated
+    kinds. Raises InvalidInput naming the first bad one."""
+    from governance.errors import InvalidInput
+
+    if not isinstance(values, dict):
+        raise InvalidInput("robustness_thresholds must be an object.", field="robustness_thresholds")
+    known = {key for key, *_ in THRESHOLD_FIELDS} | {"required"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidInput(f"Unknown robustness threshold(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}.",
+                           field="robustness_thresholds")
+    cleaned = {}
+    for key, label, kind, minimum, maximum, _ in THRESHOLD_FIELDS:
+        if key not in values or values[key] is None:
+            continue
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+            raise InvalidInput(f"{key} ({label}) must be {'an integer' if kind is int else 'a number'}, not "
+                               f"{value!r}.", field="robustness_thresholds")
+        if not minimum <= value <= maximum:
+            raise InvalidInput(f"{key} ({label}) must lie between {minimum} and {maximum}, not {value}.",
+                               field="robustness_thresholds")
+        cleaned[key] = kind(value)
+    if "required" in values and values["required"] is not None:
+        required = values["required"]
+        if not isinstance(required, list) or any(kind not in RULES for kind in required):
+            raise InvalidInput(f"required must list some of {', '.join(RULES)}.", field="robustness_thresholds")
+        cleaned["required"] = [kind for kind in RULES if kind in required]
+    return cleaned
+
+
 @dataclass
 class Row:
     kind: str

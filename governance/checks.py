@@ -27,6 +27,24 @@ class CheckResult:
         return asdict(self)
 
 
+# The robustness gate's thresholds are the analysis app's to define: it registers their defaults, their fields
+# (key, label, type, minimum, maximum, help), the kinds they gate and a validator here, in its AppConfig.ready().
+_thresholds: dict = {"defaults": {}, "fields": [], "gated": [], "validate": None}
+
+
+def register_thresholds(*, defaults: dict, fields: list, gated: list, validate) -> None:
+    _thresholds.update(defaults=defaults, fields=fields, gated=gated, validate=validate)
+
+
+def threshold_schema() -> dict:
+    return _thresholds
+
+
+def clean_thresholds(values: dict) -> dict:
+    validate = _thresholds["validate"]
+    return validate(values) if validate is not None else dict(values)
+
+
 def policy_for(model) -> ApprovalPolicy:
     """The model's own override, else its tier's policy (else the built-in default for the tier).
 

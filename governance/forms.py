@@ -174,13 +174,52 @@ class PolicyForm(StyledForm):
     admin_approval_required = forms.BooleanField(required=False, label="One approval must come from an admin")
     required_checks = forms.MultipleChoiceField(choices=Check.choices, widget=forms.CheckboxSelectMultiple,
                                                 required=False)
+    submit_with_failing_checks = forms.BooleanField(
+        required=False, label="Allow submitting a version whose required checks fail (reviewers see the failures)")
 
     def __init__(self, *args, instance_policy=None, **kwargs):
+        from .checks import threshold_schema
+
+        schema = threshold_schema()
+        stored = {**schema["defaults"], **((instance_policy.robustness_thresholds or {}) if instance_policy else {})}
         if instance_policy is not None:
             kwargs.setdefault("initial", {
                 "required_approvals": instance_policy.required_approvals,
                 "admin_approval_required": instance_policy.admin_approval_required,
                 "required_checks": list(instance_policy.required_checks),
+                "submit_with_failing_checks": instance_policy.submit_with_failing_checks,
+                **{f"threshold_{key}": stored.get(key) for key, *_ in schema["fields"]},
+                "threshold_required": stored.get("required", []),
             })
         super().__init__(*args, **kwargs)
         self.fields["model"].queryset = RegisteredModel.objects.order_by("name")
+        # The robustness gate's thresholds, as the analysis app declares them.
+        for key, label, kind, minimum, maximum, help_text in schema["fields"]:
+            field_class = forms.IntegerField if kind is int else forms.FloatField
+            self.fields[f"threshold_{key}"] = field_class(
+                label=label, min_value=minimum, max_value=maximum, required=False, help_text=help_text,
+                widget=forms.NumberInput(attrs={"class": "form-control form-control-sm",
+                                                "step": "1" if kind is int else "any"}))
+        if schema["gated"]:
+            self.fields["threshold_required"] = forms.MultipleChoiceField(
+                choices=[(kind, kind.replace("_", " ")) for kind in schema["gated"]], required=False,
+                widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+                label="Analyses the robustness gate requires")
+
+    @property
+    def approval_fields(self):
+        return [field for field in self if not field.name.startswith("threshold_")]
+
+    @property
+    def threshold_fields(self):
+        return [field for field in self if field.name.startswith("threshold_")]
+
+    def values(self) -> dict:
+        """The keyword arguments of services.policy_update."""
+        data = dict(self.cleaned_data)
+        thresholds = {key.removeprefix("threshold_"): data.pop(key) for key in list(data)
+                      if key.startswith("threshold_")}
+        # A post without the threshold fields (an older client, a script) leaves the stored thresholds alone.
+        if any(value is not None for key, value in thresholds.items() if key != "required"):
+            data["robustness_thresholds"] = {key: value for key, value in thresholds.items() if value is not None}
+        return data

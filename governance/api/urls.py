@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 from explain.api.views import AnalysisJobViewSet
 from incidents.api import IncidentViewSet
 
-from . import registry, views
+from . import policies, registry, views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("audit", views.AuditEventViewSet, basename="audit")
@@ -20,5 +20,8 @@ urlpatterns = [
     path("keys/attestation.pub", views.AttestationPublicKeyView.as_view(), name="attestation-public-key"),
     path("models/<slug:model_name>/versions/<int:number>/report/", registry.VersionReportView.as_view(),
          name="version-report"),
+    path("policies/", policies.PolicyListView.as_view(), name="policy-list"),
+    path("policies/<slug:risk_tier>/", policies.TierPolicyView.as_view(), name="policy-tier"),
+    path("models/<slug:model_name>/policy/", policies.ModelPolicyView.as_view(), name="policy-model"),
     *router.urls,
 ]

@@ -290,8 +290,10 @@ def verify_release(version: ModelVersion, data: bytes | None = None, *, sha256: 
 
 @transaction.atomic
 def policy_update(*, actor, risk_tier: str | None = None, model: RegisteredModel | None = None,
-                  required_approvals: int, admin_approval_required: bool, required_checks: list[str]):
-    """Set a tier's policy, or (with ``model``) a model's own override. Versions in review are re-checked."""
+                  required_approvals: int, admin_approval_required: bool, required_checks: list[str],
+                  robustness_thresholds: dict | None = None, submit_with_failing_checks: bool | None = None):
+    """Set a tier's policy, or (with ``model``) a model's own override. Versions in review are re-checked.
+    `robustness_thresholds` (validated by the robustness gate's own rules) replaces the stored ones when given."""
     from governance.choices import Check, RiskTier
     from governance.models import ApprovalPolicy
 
@@ -305,19 +307,31 @@ def policy_update(*, actor, risk_tier: str | None = None, model: RegisteredModel
         raise InvalidInput("Give a risk tier or a model.", field="risk_tier")
     lookup = {"model": model} if model is not None else {"risk_tier": risk_tier, "model": None}
     policy = ApprovalPolicy.objects.select_for_update().filter(**lookup).first() or ApprovalPolicy(**lookup)
-    before = {"required_approvals": policy.required_approvals,
-              "admin_approval_required": policy.admin_approval_required,
-              "required_checks": list(policy.required_checks)} if policy.pk else None
+    if robustness_thresholds is not None:
+        robustness_thresholds = checks.clean_thresholds(robustness_thresholds)
+
+    def state() -> dict:
+        return {"required_approvals": policy.required_approvals,
+                "admin_approval_required": policy.admin_approval_required,
+                "required_checks": list(policy.required_checks),
+                "robustness_thresholds": dict(policy.robustness_thresholds or {}),
+                "submit_with_failing_checks": policy.submit_with_failing_checks}
+
+    before = state() if policy.pk else None
     policy.required_approvals = required_approvals
     policy.admin_approval_required = admin_approval_required
     policy.required_checks = [c for c in Check.values if c in set(required_checks)]
+    if robustness_thresholds is not None:
+        policy.robustness_thresholds = robustness_thresholds
+    if submit_with_failing_checks is not None:
+        policy.submit_with_failing_checks = submit_with_failing_checks
     policy.updated_by = actor
     policy.save()
-    audit.record(actor=actor, action="policy.update", obj=policy, before=before, after={
-        "required_approvals": policy.required_approvals,
-        "admin_approval_required": policy.admin_approval_required,
-        "required_checks": policy.required_checks,
-    })
+    after = state()
+    if before is not None:
+        before = {k: v for k, v in before.items() if after[k] != v}
+        after = {k: v for k, v in after.items() if k in before}
+    audit.record(actor=actor, action="policy.update", obj=policy, before=before, after=after)
     affected = ModelVersion.objects.filter(status__in=[VersionStatus.IN_REVIEW, VersionStatus.APPROVED])
     affected = affected.filter(model=model) if model is not None else affected.filter(
         model__risk_tier=risk_tier, model__policy_override__isnull=True)

@@ -242,7 +242,7 @@ class PolicyView(ActionRequiredMixin, View):
         form = PolicyForm(request.POST, prefix=tier)
         if form.is_valid():
             try:
-                services.policy_update(actor=request.user, risk_tier=tier, **form.cleaned_data)
+                services.policy_update(actor=request.user, risk_tier=tier, **form.values())
                 tier = form.cleaned_data["model"].name if form.cleaned_data.get("model") else tier
             except DomainError as exc:
                 form_error(form, exc)
