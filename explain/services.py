@@ -79,7 +79,7 @@ def job_enqueue(*, actor, version, kind: str, params: dict | None = None, datase
     """Validate, create the row and send it to the queue of its weight once the transaction commits."""
     require(actor, Action.JOB_RUN)
     if getattr(KINDS.get(kind), "REGISTERS_VERSION", False):
-        # Refused now rather than after minutes of work: the hardened model is registered as this actor's version.
+        # Refused now rather than after minutes of work: only who may add versions of the model makes candidates.
         require(actor, Action.MODEL_REGISTER, version)
     dataset = dataset or version.evaluation_dataset
     if dataset is None:
@@ -125,6 +125,48 @@ def job_cancel(*, actor, job: AnalysisJob) -> AnalysisJob:
     audit.record(actor=actor, action="job.cancel", obj=job, after={"status": job.status})
     _log(job.pk, f"Cancellation requested by {actor.get_username()}.", "warning")
     return job
+
+
+@transaction.atomic
+def hardened_candidate_register(*, actor, job: AnalysisJob):
+    """Register a hardening job's candidate as a new draft version, a child of the version it hardened."""
+    import io
+
+    from governance import artifacts
+    from governance.models import StoredFile
+    from governance.services import model_version_create
+
+    from .kinds import HARDENING_KINDS
+
+    job = AnalysisJob.objects.select_for_update().select_related("version__model").get(pk=job.pk)
+    version = job.version
+    require(actor, Action.MODEL_REGISTER, version.model)
+    if job.kind not in HARDENING_KINDS:
+        raise Conflict(f"Job #{job.pk} is {job.kind}: only hardening jobs make a candidate to register.")
+    if job.status != JobStatus.SUCCEEDED:
+        raise Conflict(f"Job #{job.pk} is {job.get_status_display().lower()}; only a finished job's candidate can "
+                       "be registered.")
+    result = dict(job.result or {})
+    if result.get("new_version"):
+        raise Conflict(f"Job #{job.pk}'s candidate is already registered as v{result['new_version']}.")
+    candidate = result.get("candidate")
+    if not candidate:
+        raise Conflict(f"Job #{job.pk} has no candidate model to register.")
+    stored = StoredFile.objects.get(pk=candidate["stored_file"])
+    label = job.kind.replace("_", " ")
+    created = model_version_create(
+        actor=actor, model=version.model, fileobj=io.BytesIO(artifacts.read_bytes(stored)),
+        filename=stored.original_name, flavour="sklearn", evaluation_dataset=version.evaluation_dataset,
+        training_dataset=version.training_dataset, parent=version, derived_by=label,
+        notes=f"{candidate.get('notes', '')}\n\nHardened by {label} (job #{job.pk}) from v{version.number} with "
+              f"{candidate.get('params', {})}.".strip(),
+    )
+    result["new_version"] = created.number
+    job.result = result
+    job.save(update_fields=["result"])
+    audit.record(actor=actor, action="job.register_candidate", obj=job,
+                 after={"version": created.number, "from": version.number, "sha256": candidate["sha256"]})
+    return created
 
 
 def job_rerun(*, actor, job: AnalysisJob) -> AnalysisJob:
@@ -213,27 +255,23 @@ def _engine_inputs(job: AnalysisJob, model, progress) -> dict:
 
 
 def _keep_outputs(job: AnalysisJob, result: dict, progress) -> None:
-    """Hardening returns a new model (a new draft version) and detection a detector (a stored artifact)."""
+    """Hardening returns a candidate model (stored, registered only when someone decides to: see
+    hardened_candidate_register) and detection a detector (a stored artifact)."""
     import io
 
     import skops.io
 
     from governance import artifacts
-    from governance.services import model_version_create
 
     new_model = result.pop("_new_model", None)
     if new_model is not None:
-        progress(98, "Registering the hardened model as a new draft version")
+        progress(98, "Storing the hardened candidate")
         version = job.version
         data = skops.io.dumps(new_model["estimator"])
-        created = model_version_create(
-            actor=job.created_by, model=version.model, fileobj=io.BytesIO(data),
-            filename=f"{version.model.name}-{job.kind}-from-v{version.number}.skops", flavour="sklearn",
-            evaluation_dataset=version.evaluation_dataset, training_dataset=version.training_dataset,
-            parent=version, notes=f"{new_model.get('notes', '')}\n\nMade by {job.kind} job #{job.pk} from "
-                                  f"v{version.number} with {new_model.get('params', {})}.".strip(),
-        )
-        result["new_version"] = created.number
+        stored = artifacts.store_upload(io.BytesIO(data), original_name=f"{version.model.name}-{job.kind}-from-"
+                                                                        f"v{version.number}.skops")
+        result["candidate"] = {"stored_file": stored.pk, "sha256": stored.sha256, "size": stored.size,
+                               "notes": new_model.get("notes", ""), "params": new_model.get("params", {})}
     detector = result.pop("_detector", None)
     if detector is not None:
         data = skops.io.dumps(detector["estimator"])

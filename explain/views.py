@@ -42,7 +42,8 @@ class JobDetailView(ActionRequiredMixin, View):
         job = _job(pk)
         context = {"job": job, "log": job.log_lines.all()[:500], "module": ANALYSES.get(job.kind),
                    "stale_reason": selectors.is_stale(job), "may_run": can(request.user, Action.JOB_RUN),
-                   "show_traceback": can(request.user, Action.USER_MANAGE)}
+                   "show_traceback": can(request.user, Action.USER_MANAGE),
+                   "may_register": can(request.user, Action.MODEL_REGISTER, job.version.model)}
         if request.headers.get("HX-Request"):
             response = render(request, "explain/includes/job_status.html", context)
             if not job.is_active:
@@ -95,6 +96,22 @@ class JobRerunView(ActionRequiredMixin, View):
             return redirect("job-detail", pk=pk)
         messages.success(request, f"Re-run queued as job #{job.pk}.")
         return redirect("job-detail", pk=job.pk)
+
+
+class JobRegisterCandidateView(ActionRequiredMixin, View):
+    """Register a hardening job's candidate as a new draft version."""
+
+    required_action = Action.MODEL_REGISTER
+
+    def post(self, request, pk):
+        job = _job(pk)
+        try:
+            version = services.hardened_candidate_register(actor=request.user, job=job)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("job-detail", pk=pk)
+        messages.success(request, f"Registered as v{version.number}, a draft child of v{job.version.number}.")
+        return redirect("version-detail", name=version.model.name, number=version.number)
 
 
 class VersionReportView(ActionRequiredMixin, View):

@@ -142,8 +142,8 @@ class VersionForm(StyledForm):
             self.fields["parent"].queryset = model.versions.order_by("-number")
             self.fields["parent"].label_from_instance = lambda v: f"v{v.number} ({v.get_status_display()})"
             latest = model.versions.order_by("-number").first()
-            if latest is not None:
-                self.fields["parent"].initial = latest.pk
+            self.fields["parent"].empty_label = "None: not derived from another version"
+            if latest is not None:  # the datasets usually stay; the lineage is the uploader's to state
                 self.fields["evaluation_dataset"].initial = latest.evaluation_dataset_id
                 self.fields["training_dataset"].initial = latest.training_dataset_id
 

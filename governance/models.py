@@ -275,6 +275,8 @@ class ModelVersion(models.Model):
         Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="evaluated_versions"
     )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    # What made this version from its parent, when not an upload: e.g. "adversarial training" (a hardening job).
+    derived_by = models.CharField(max_length=60, blank=True)
     notes = models.TextField(blank=True)
     card_snapshot = models.JSONField(default=dict, blank=True)  # the model card as it stood at registration
     scan_report = models.JSONField(default=dict, blank=True)

@@ -52,6 +52,14 @@ class AnalysisJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         job = services.job_cancel(actor=request.user, job=self.get_object())
         return Response(AnalysisJobSerializer(job).data)
 
+    @extend_schema(request=None, responses={201: dict, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def register(self, request, pk=None):
+        """Register a hardening job's candidate model as a new draft version (a child of the hardened version)."""
+        version = services.hardened_candidate_register(actor=request.user, job=self.get_object())
+        return Response({"model": version.model.name, "version": version.number, "parent": version.parent.number,
+                         "derived_by": version.derived_by}, status=status.HTTP_201_CREATED)
+
     @extend_schema(request=None, responses={201: AnalysisJobSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def rerun(self, request, pk=None):

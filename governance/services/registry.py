@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
 from governance import artifacts, audit, datasets, loading, outbox
@@ -289,11 +290,28 @@ def _resolve_flavour(filename: str, head: bytes, declared: str | None) -> str:
     return detected
 
 
+def _reject_duplicate(model: RegisteredModel, fileobj) -> None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    fileobj.seek(0)
+    for chunk in iter(lambda: fileobj.read(1 << 20), b""):
+        digest.update(chunk)
+    fileobj.seek(0)
+    twin = model.versions.filter(artifact__sha256=digest.hexdigest()).order_by("number").first()
+    if twin is not None:
+        url = reverse("version-detail", args=[model.name, twin.number])
+        raise Conflict(f"This file is identical to {model.name} v{twin.number} (same SHA-256 "
+                       f"{digest.hexdigest()[:16]}…): nothing new to register.", field="artifact",
+                       details={"version": twin.number, "url": url})
+
+
 def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: str, flavour: str | None = None,
                          evaluation_dataset: Dataset | None = None, training_dataset: Dataset | None = None,
                          parent: ModelVersion | None = None, notes: str = "", metrics: dict | None = None,
-                         feature_names: list[str] | None = None) -> ModelVersion:
-    """Scan, load and store a new version; its number is the next one for the model, with no gaps."""
+                         feature_names: list[str] | None = None, derived_by: str = "") -> ModelVersion:
+    """Scan, load and store a new version; its number is the next one for the model, with no gaps. A file
+    identical to one of the model's versions is refused, naming that version."""
     require(actor, Action.MODEL_REGISTER, model)
     require_active(model)
     if parent is not None and parent.model_id != model.pk:
@@ -307,6 +325,7 @@ def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: st
     flavour = _resolve_flavour(filename, head, flavour)
     if not head:
         raise InvalidInput("The file is empty.", field="artifact")
+    _reject_duplicate(model, fileobj)
     # Scan and load before anything is stored or locked: a bad file leaves nothing behind. The loaders read
     # the file themselves: skops straight from it, the other flavours into bytes they drop when done.
     report = _scan_or_reject(fileobj, flavour)
@@ -330,7 +349,8 @@ def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: st
             model=locked, number=number, flavour=flavour, artifact=stored, feature_names=names,
             class_labels=list(loaded.classes or []), metrics=metrics or {},
             evaluation_dataset=evaluation_dataset, training_dataset=training_dataset, parent=parent,
-            notes=notes, scan_report={**report.as_dict(), "neutralised": loaded.neutralised_params},
+            derived_by=derived_by[:60], notes=notes,
+            scan_report={**report.as_dict(), "neutralised": loaded.neutralised_params},
             card_snapshot=_card_snapshot(locked),
             compat_status=CheckStatus.PENDING, created_by=actor,
         )
@@ -340,6 +360,7 @@ def model_version_create(*, actor, model: RegisteredModel, fileobj, filename: st
             "evaluation_dataset": evaluation_dataset.pk if evaluation_dataset else None,
             "training_dataset": training_dataset.pk if training_dataset else None,
             "parent": parent.number if parent else None, "features": len(names),
+            **({"derived_by": derived_by} if derived_by else {}),
         })
         _enqueue_compat_check(version)
     return version

@@ -172,7 +172,7 @@ class VersionCreateView(OwnedModelMixin, ActionRequiredMixin, View):
     def post(self, request, name):
         model = _get_model(name)
         form = VersionForm(request.POST, request.FILES, model=model)
-        findings = None
+        findings = duplicate = None
         if form.is_valid():
             values = dict(form.cleaned_data)
             upload = values.pop("artifact")
@@ -183,11 +183,13 @@ class VersionCreateView(OwnedModelMixin, ActionRequiredMixin, View):
             except DomainError as exc:
                 form_error(form, exc)
                 findings = exc.details.get("findings")
+                duplicate = exc.details.get("url") and exc.details
             else:
                 messages.success(request, f"Version {version.number} uploaded. The compatibility check is running.")
                 return redirect("version-detail", name=model.name, number=version.number)
-        return render(request, "governance/version_form.html", {"form": form, "model": model, "findings": findings},
-                      status=400)
+        return render(request, "governance/version_form.html", {"form": form, "model": model, "findings": findings,
+                                                                "duplicate": duplicate},
+                      status=409 if duplicate else 400)
 
 
 def _get_version(name, number):

@@ -407,6 +407,7 @@ def test_register_model_command_prints_the_version_number(cast, tmp_path, capsys
     call_command("register_model", str(model_file), "--name", "iris-cli", "--as", "author",
                  "--dataset", str(data_file), "--target", "target")
     assert capsys.readouterr().out.strip() == "1"
+    model_file.write_bytes(iris_skops())  # a new save of the model: other bytes
     call_command("register_model", str(model_file), "--name", "iris-cli", "--as", "author")
     assert capsys.readouterr().out.strip() == "2"
     version = ModelVersion.objects.get(model__name="iris-cli", number=2)
@@ -462,3 +463,28 @@ def test_registry_pages_and_api_use_a_constant_number_of_queries(client, contrib
     for url in ["/api/v1/models/", "/api/v1/models/bulk-1/", "/api/v1/models/bulk-1/versions/"]:
         with django_assert_max_num_queries(20):
             assert contributor_api.get(url).status_code == 200, url
+
+
+def test_the_same_file_twice_is_refused_with_a_link_to_the_version_it_already_is(contributor_api, iris_model_row,
+                                                                                  client, cast):
+    data = iris_skops()
+    assert post_version(contributor_api, "iris", data, "iris.skops").status_code == 201
+    response = post_version(contributor_api, "iris", data, "copy.skops")
+    assert response.status_code == 409
+    assert response.json()["version"] == 1 and response.json()["url"] == "/models/iris/versions/1/"
+    assert "identical to iris v1" in response.json()["detail"]
+    assert ModelVersion.objects.filter(model__name="iris").count() == 1
+    client.force_login(cast["author"])
+    page = client.post("/models/iris/versions/new/", {"artifact": upload("copy.skops", data)})
+    assert page.status_code == 409
+    assert 'data-testid="duplicate-artifact"' in page.content.decode()
+    assert 'href="/models/iris/versions/1/"' in page.content.decode()
+
+
+def test_the_upload_form_states_no_parent_unless_the_uploader_picks_one(contributor_api, iris_model_row, client,
+                                                                         cast):
+    assert post_version(contributor_api, "iris", iris_skops(), "iris.skops").status_code == 201
+    client.force_login(cast["author"])
+    form = client.get("/models/iris/versions/new/").context["form"]
+    assert form["parent"].value() is None
+    assert "None: not derived from another version" in str(form["parent"])

@@ -54,14 +54,45 @@ def test_membership_inference_without_training_data_fails_clearly(iris_version):
     assert job.status == "failed" and "training" in job.error_message
 
 
-def test_adversarial_training_registers_a_new_draft_version(trained_version):
+def test_a_hardening_job_offers_a_candidate_and_registers_it_only_when_asked(trained_version, client):
+    from django.urls import reverse
+
+    from governance.errors import Conflict, PermissionDenied
+    from governance.models import AuditEvent
+    from tests.conftest import make_user
+
     author = trained_version.created_by
+    before = ModelVersion.objects.filter(model=trained_version.model).count()
     job = run(services.job_enqueue(actor=author, version=trained_version, kind="adversarial_training",
                                    params={"max_rows": 100}))
     assert job.status == "succeeded", job.error_message
+    assert ModelVersion.objects.filter(model=trained_version.model).count() == before  # no silent draft
+    assert job.result["candidate"]["sha256"] and "new_version" not in job.result
+    client.force_login(author)
+    page = client.get(reverse("job-detail", args=[job.pk])).content.decode()
+    assert 'data-testid="hardened-candidate"' in page and "Register as new version" in page
+    assert "Clean balanced_accuracy" in page  # before/after in the chosen metric
+    with pytest.raises(PermissionDenied):
+        services.hardened_candidate_register(actor=make_user("stranger", ["contributor"]), job=job)
+    response = client.post(reverse("job-register-candidate", args=[job.pk]))
+    job.refresh_from_db()
     new = ModelVersion.objects.get(model=trained_version.model, number=job.result["new_version"])
+    assert response.url == reverse("version-detail", args=["iris", new.number])
     assert new.parent_id == trained_version.pk and new.status == "draft"
-    assert "clean_accuracy_change" in str(job.result)
+    assert new.derived_by == "adversarial training"
+    assert AuditEvent.objects.filter(action="job.register_candidate", object_id=str(job.pk)).count() == 1
+    with pytest.raises(Conflict, match="already registered"):
+        services.hardened_candidate_register(actor=author, job=job)
+    model_page = client.get(reverse("model-detail", args=["iris"])).content.decode()
+    assert 'data-testid="hardened-badge"' in model_page and "hardened · adversarial training" in model_page
+    version_page = client.get(reverse("version-detail", args=["iris", new.number])).content.decode()
+    assert "by adversarial training" in version_page and "Adversarialtraining" not in version_page
+
+
+def test_only_a_hardening_job_has_a_candidate_to_register(iris_version, api_as):
+    job = run(services.job_enqueue(actor=iris_version.author, version=iris_version, kind="fingerprint"))
+    response = api_as(iris_version.author).post(f"/api/v1/jobs/{job.pk}/register/")
+    assert response.status_code == 409 and "only hardening jobs" in response.json()["detail"]
 
 
 def test_ensemble_needs_other_versions(iris_version):
@@ -93,14 +124,17 @@ def test_fingerprint_then_check_a_suspect(iris_version):
     assert outcome["match_rate"] == 1.0 and outcome["p_value"] < 0.01
 
 
-def test_hardened_version_page_shows_before_and_after(trained_version, client):
+def test_hardened_version_page_shows_before_and_after(trained_version, api_as, client):
     from django.urls import reverse
 
     author = trained_version.created_by
     job = run(services.job_enqueue(actor=author, version=trained_version, kind="adversarial_training",
                                    params={"max_rows": 100}))
+    response = api_as(author).post(f"/api/v1/jobs/{job.pk}/register/")
+    assert response.status_code == 201, response.json()
+    assert response.json()["parent"] == trained_version.number
     client.force_login(author)
-    page = client.get(reverse("version-detail", args=["iris", job.result["new_version"]])).content.decode()
+    page = client.get(reverse("version-detail", args=["iris", response.json()["version"]])).content.decode()
     assert 'data-testid="hardening-origin"' in page and "Clean accuracy" in page
 
 
