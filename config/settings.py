@@ -16,6 +16,7 @@ from config.env import (
     check_keyring,
     check_secret_key,
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_secret,
@@ -210,6 +211,8 @@ if PRODUCTION and len(SECRET_KEY) < 50:
 ATTESTATION_KEY_FILE = Path(os.environ.get("ATTESTATION_KEY_FILE", KEYS_DIR / "attestation_ed25519.pem"))
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 500) * 1024 * 1024
 MAX_DATASET_ROWS = env_int("MAX_DATASET_ROWS", 2_000_000)
+# Numbers beyond this magnitude (or infinite) in a dataset are refused at upload: an export error, not data.
+DATASET_MAX_ABS_VALUE = env_float("DATASET_MAX_ABS_VALUE", 1e15)
 # Model files are untrusted input. Admins may trust extra skops types / pickle globals by name,
 # e.g. SKOPS_TRUSTED_TYPES="mypkg.MyTransformer" or PICKLE_EXTRA_ALLOWED_GLOBALS="mypkg.module.Class".
 # skops never trusts tree internals by default (their node arrays are not bounds-checked, so a crafted

@@ -68,6 +68,7 @@ def parse_dataset(path_or_fileobj, *, filename: str, target_column: str | None =
             raise InvalidInput(
                 f"Target column '{target}' has no values: it is missing in every row.", field="target_column"
             )
+    _reject_extreme_values(frame)
     if len(columns) - (1 if target else 0) < 1:
         raise InvalidInput(
             f"The file has only the target column '{target}'; it needs at least one feature column too.",
@@ -81,6 +82,30 @@ def parse_dataset(path_or_fileobj, *, filename: str, target_column: str | None =
         schema=infer_schema(frame),
         target_column=target,
     )
+
+
+def _reject_extreme_values(frame: pd.DataFrame) -> None:
+    """Infinity, or a magnitude beyond DATASET_MAX_ABS_VALUE, in a numeric column: refused, naming the column and
+    the first row (models and statistics break on such values, and they are almost always an export error)."""
+    import numpy as np
+
+    limit = settings.DATASET_MAX_ABS_VALUE
+    for column in frame.columns:
+        series = frame[column]
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isinf(values) | (np.abs(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)) > limit)
+        if bad.any():
+            positions = np.flatnonzero(bad)
+            first = int(positions[0])
+            value = values[first]
+            shown = ("infinity" if value > 0 else "-infinity") if np.isinf(value) else f"{value:.6g}"
+            more = f" (and {len(positions) - 1} more row(s))" if len(positions) > 1 else ""
+            raise InvalidInput(
+                f"Column '{column}' holds {shown} in data row {first + 1}{more}: numeric values must be finite and "
+                f"within ±{limit:.0e} (DATASET_MAX_ABS_VALUE). Leave the cell empty for a missing value.",
+                field="file", details={"column": str(column), "row": first + 1, "rows": len(positions)})
 
 
 def read_table(

@@ -510,9 +510,11 @@ def version_compatibility_check(*, version_id: int) -> ModelVersion:
     result = {"artifact_sha256": version.artifact.sha256, "started_at": timezone.now().isoformat()}
     status = CheckStatus.ERROR
     computed = {}
+    stage = "loading the model"
     try:
         loaded = version_load_model(version)
         result["loaded"] = True
+        stage = "reading the evaluation dataset"
         dataset = version.evaluation_dataset
         if dataset is None:
             result["message"] = "No evaluation dataset linked: the model loads, but nothing was predicted."
@@ -534,6 +536,7 @@ def version_compatibility_check(*, version_id: int) -> ModelVersion:
             else:
                 sample = frame.head(COMPAT_MAX_ROWS)
                 X = sample[expected]
+                stage = f"predicting {len(X)} rows of the evaluation dataset"
                 started = time.perf_counter()
                 loaded.predict(X)
                 batch_seconds = time.perf_counter() - started
@@ -547,6 +550,7 @@ def version_compatibility_check(*, version_id: int) -> ModelVersion:
                     "single_row_latency_ms": round(single_seconds * 1000, 3),
                 })
                 if dataset.target_column:
+                    stage = "scoring the predictions against the target column"
                     y = sample[dataset.target_column]
                     labelled = y.notna()
                     computed = evaluate(loaded, X[labelled], y[labelled], version.model.task,
@@ -557,7 +561,10 @@ def version_compatibility_check(*, version_id: int) -> ModelVersion:
     except Conflict as exc:
         result["message"] = exc.message
     except Exception as exc:  # the model is untrusted: any failure of it is a result to show, not a crash
-        result["message"] = f"{type(exc).__name__}: {exc}"[:1000]
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        result["message"] = (f"The check stopped while {stage}: {reason[:600]}. Check that the dataset has the "
+                             "columns, types and value ranges the model was trained on.")
+        result["error"] = {"stage": stage, "type": type(exc).__name__}
     result["finished_at"] = timezone.now().isoformat()
 
     with transaction.atomic():

@@ -399,3 +399,31 @@ def test_feature_frame_keeps_dataset_order_and_drops_the_target():
     ]
     with pytest.raises(InvalidInput, match="Income"):
         datasets.feature_frame(frame, ["Age", "Income"], "Status")
+
+
+@pytest.mark.parametrize("cell, shown", [("inf", "infinity"), ("-inf", "-infinity"), ("1e400", "infinity"),
+                                         ("2e15", "2e+15"), ("-3e16", "-3e+16")])
+def test_infinite_or_absurdly_large_numbers_are_refused_naming_column_and_row(cell, shown):
+    data = csv_bytes("income,age,label", ["10,30,a", "20,40,b", f"{cell},50,a", "30,60,b"])
+    with pytest.raises(InvalidInput) as excinfo:
+        parse(data, target_column="label")
+    message = excinfo.value.message
+    assert f"Column 'income' holds {shown} in data row 3" in message
+    assert excinfo.value.details == {"column": "income", "row": 3, "rows": 1}
+
+
+def test_large_but_ordinary_numbers_and_missing_cells_are_accepted():
+    parsed = parse(csv_bytes("amount,label", ["999999999999999,a", ",b", "-1e14,a"]), target_column="label")
+    assert parsed.rows == 3
+
+
+def test_an_upload_with_infinity_is_a_clear_400_that_stores_nothing(cast, api_as, artifact_storage):
+    from governance.models import Dataset, StoredFile
+
+    client = api_as(cast["author"])
+    upload = io.BytesIO(csv_bytes("x,y", ["1,a", "inf,b"]))
+    upload.name = "bad.csv"
+    response = client.post("/api/v1/datasets/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert "Column 'x' holds infinity in data row 2" in str(response.json())
+    assert not Dataset.objects.exists() and not StoredFile.objects.exists()

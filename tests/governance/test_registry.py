@@ -488,3 +488,21 @@ def test_the_upload_form_states_no_parent_unless_the_uploader_picks_one(contribu
     form = client.get("/models/iris/versions/new/").context["form"]
     assert form["parent"].value() is None
     assert "None: not derived from another version" in str(form["parent"])
+
+
+def test_a_model_that_fails_on_the_dataset_gets_an_explained_message_not_a_raw_error(cast, iris_model_row):
+    import io
+
+    frame = iris_frame().copy()
+    frame["sepal_length"] = "not a number"
+    dataset = services.dataset_create(actor=cast["author"], fileobj=io.BytesIO(iris_csv(frame)), filename="t.csv",
+                                      target_column="target")
+    version = services.model_version_create(actor=cast["author"], model=iris_model_row,
+                                            fileobj=io.BytesIO(iris_skops()), filename="i.skops",
+                                            evaluation_dataset=dataset)
+    version = services.version_compatibility_check(version_id=version.pk)
+    message = version.compat_result["message"]
+    assert version.compat_status == "error"
+    assert message.startswith("The check stopped while predicting 150 rows of the evaluation dataset: ")
+    assert not message.startswith("ValueError") and "value ranges the model was trained on" in message
+    assert version.compat_result["error"]["type"] == "ValueError"
