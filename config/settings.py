@@ -285,7 +285,9 @@ OUTBOX_MIN_AGE_SECONDS = env_int("OUTBOX_MIN_AGE_SECONDS", 5)
 OUTBOX_KEEP_SENT_DAYS = env_int("OUTBOX_KEEP_SENT_DAYS", 7)
 
 # --- Incidents --------------------------------------------------------------------------------
-BULWARK_ORGANISATION = os.environ.get("BULWARK_ORGANISATION", "the organisation running Bulwark")
+# The provider named in serious-incident reports (EU AI Act Art. 73) and release attestations.
+DEFAULT_ORGANISATION = "the organisation running Bulwark"
+BULWARK_ORGANISATION = os.environ.get("BULWARK_ORGANISATION", DEFAULT_ORGANISATION)
 EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_MB", 20) * 1024 * 1024
 EVIDENCE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".pdf", ".txt", ".log", ".csv", ".json", ".md"}
 

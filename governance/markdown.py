@@ -20,4 +20,5 @@ def render(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
-    return mark_safe(clean)  # noqa: S308 (sanitised by nh3 just above)
+    # The wrapper gives tables their borders and keeps a writer's "# Heading" the size of a section heading.
+    return mark_safe(f'<div class="markdown">{clean}</div>')  # noqa: S308 (sanitised by nh3 just above)

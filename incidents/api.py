@@ -54,7 +54,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "description", "severity", "category", "status", "affected_models",
                   "detected_at", "detection_source", "external_references", "reported_by", "commander", "scribe",
                   "liaison", "harm_level", "harm_domain", "technical_failure", "affected_parties", "triaged_at",
-                  "contained_at", "eradicated_at", "recovered_at", "closed_at", "reopened_count", "created_at",
+                  "contained_at", "eradicated_at", "recovered_at", "closed_at", "resolution", "resolution_reason",
+                  "reopened_count", "created_at",
                   "updated_at"]
         read_only_fields = fields
 
@@ -77,7 +78,11 @@ class IncidentWriteSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
-    reason = serializers.CharField(required=False, allow_blank=True, help_text="Needed to reopen a closed incident.")
+    reason = serializers.CharField(required=False, allow_blank=True,
+                                   help_text="Needed to reopen a closed incident or to close one as a false positive.")
+    false_positive = serializers.BooleanField(
+        required=False, help_text='With status "closed": a false alarm (reported or triaged), closed with a reason and '
+                                  "no post-incident review.")
     affected_models = serializers.SlugRelatedField(slug_field="name", many=True, required=False,
                                                    queryset=RegisteredModel.objects.all())
     affected_versions = serializers.ListField(child=VersionRefField(), required=False)
@@ -177,10 +182,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         values = dict(data.validated_data)
         values.pop("status", None)
         values.pop("reason", None)
-        experts = values.pop("experts", None)
-        incident = services.incident_open(actor=request.user, **values)
-        if experts:
-            services.incident_update(actor=request.user, incident=incident, experts=experts)
+        values.pop("false_positive", None)
+        incident = services.incident_open(actor=request.user, **values)  # one transaction, permissions first
         return self._detail(incident, status.HTTP_201_CREATED)
 
     @extend_schema(request=IncidentWriteSerializer, responses={200: IncidentDetailSerializer, **ERRORS})

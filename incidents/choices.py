@@ -47,6 +47,26 @@ class IncidentStatus(models.TextChoices):
 
 OPEN_INCIDENT_STATUSES = tuple(s for s in IncidentStatus if s != IncidentStatus.CLOSED)
 
+
+class Resolution(models.TextChoices):
+    """How a closed incident ended: worked through, or found to be a false alarm (no review needed)."""
+
+    NONE = "", "—"
+    RESOLVED = "resolved", "Resolved"
+    FALSE_POSITIVE = "false_positive", "False positive"
+
+
+# Forward through the life cycle: the step the incident page offers as its primary action.
+NEXT_STEP = {
+    IncidentStatus.REPORTED: IncidentStatus.TRIAGED,
+    IncidentStatus.TRIAGED: IncidentStatus.CONTAINED,
+    IncidentStatus.CONTAINED: IncidentStatus.ERADICATED,
+    IncidentStatus.ERADICATED: IncidentStatus.RECOVERED,
+    IncidentStatus.RECOVERED: IncidentStatus.CLOSED,
+}
+# A false alarm is closed before anything was contained.
+FALSE_POSITIVE_FROM = (IncidentStatus.REPORTED, IncidentStatus.TRIAGED)
+
 # NIST SP 800-61: the life cycle, with explicit allowed moves (and reopening a closed incident).
 INCIDENT_TRANSITIONS: dict[str, set[str]] = {
     IncidentStatus.REPORTED: {IncidentStatus.TRIAGED, IncidentStatus.CLOSED},

@@ -10,6 +10,7 @@ from .choices import (
     HarmLevel,
     IncidentStatus,
     Phase,
+    Resolution,
     Severity,
     TechnicalFailure,
     TimelineKind,
@@ -46,6 +47,8 @@ class Incident(models.Model):
     eradicated_at = models.DateTimeField(null=True, blank=True)
     recovered_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True, default="")
+    resolution_reason = models.TextField(blank=True)
     reopened_count = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,7 +8,12 @@ from .models import REVIEW_FIELDS, PostIncidentReview
 
 
 def _iso(value):
-    return value.isoformat() if value else None
+    """A time to the second in the deployment's time zone (TIME_ZONE), with its offset; a date as a date."""
+    if not value:
+        return None
+    if hasattr(value, "tzinfo"):
+        return timezone.localtime(value).isoformat(timespec="seconds")
+    return value.isoformat()
 
 
 def build(incident) -> dict:
@@ -16,11 +21,15 @@ def build(incident) -> dict:
     phase, csf = NIST_PHASES[incident.status]
     return {
         "report_type": "serious-incident report (EU AI Act Art. 73 structure)",
-        "generated_at": timezone.now().isoformat(),
+        "generated_at": _iso(timezone.now()),
+        "time_zone": settings.TIME_ZONE,
         "provider": settings.BULWARK_ORGANISATION,
+        "provider_configured": settings.BULWARK_ORGANISATION != settings.DEFAULT_ORGANISATION,
         "incident": {"id": incident.pk, "title": incident.title, "severity": incident.get_severity_display(),
                      "category": incident.get_category_display(), "status": incident.get_status_display(),
-                     "nist_phase": phase, "csf_function": csf},
+                     "nist_phase": phase, "csf_function": csf,
+                     "resolution": incident.get_resolution_display() if incident.resolution else None,
+                     "resolution_reason": incident.resolution_reason},
         "ai_system": [
             {"model": v.model.name, "title": v.model.title, "version": v.number, "status": v.status,
              "artifact_sha256": v.artifact.sha256, "risk_tier": v.model.risk_tier}

@@ -13,11 +13,13 @@ from governance.models import ModelVersion, RegisteredModel
 from governance.permissions import Action, require
 
 from .choices import (
+    FALSE_POSITIVE_FROM,
     INCIDENT_TRANSITIONS,
     PHASE_TIMESTAMP,
     ActionItemStatus,
     Category,
     IncidentStatus,
+    Resolution,
     Severity,
     TimelineKind,
 )
@@ -109,8 +111,13 @@ def _versions_and_models(models, versions):
 
 @transaction.atomic
 def incident_open(*, actor, title: str, severity: str, category: str = Category.OTHER, description: str = "",
-                  affected_models=(), affected_versions=(), detected_at=None, commander=None, **fields) -> Incident:
+                  affected_models=(), affected_versions=(), detected_at=None, commander=None, experts=None,
+                  **fields) -> Incident:
+    """Open an incident. Anyone who may open one names the commander; experts, scribe and liaison are assigned
+    by incident managers, checked before anything is written."""
     require(actor, Action.INCIDENT_OPEN)
+    if experts or fields.get("scribe") or fields.get("liaison"):
+        require(actor, Action.INCIDENT_MANAGE)
     if not (title or "").strip():
         raise InvalidInput("A title is required.", field="title")
     if severity not in Severity.values:
@@ -129,6 +136,8 @@ def incident_open(*, actor, title: str, severity: str, category: str = Category.
     models, versions = _versions_and_models(affected_models, affected_versions)
     incident.affected_models.set(models)
     incident.affected_versions.set(versions)
+    if experts:
+        incident.experts.set(experts)
     for step in PlaybookStep.objects.filter(category=category):
         PlaybookTask.objects.create(incident=incident, phase=step.phase, order=step.order, text=step.text,
                                     owner_role=step.owner_role, link=step.link)
@@ -153,8 +162,10 @@ def incident_update(*, actor, incident: Incident, affected_models=None, affected
         target = fields.pop("status")
         if target != incident.status:
             incident = incident_transition(actor=actor, incident=incident, to=target,
-                                           reason=fields.pop("reason", ""))
+                                           reason=fields.pop("reason", ""),
+                                           false_positive=fields.pop("false_positive", False))
     fields.pop("reason", None)
+    fields.pop("false_positive", None)
     unknown = set(fields) - set(EDITABLE) - set(ROLE_FIELDS) - {"severity"}
     if unknown:
         raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
@@ -202,19 +213,28 @@ def review_required(incident: Incident) -> bool:
 
 
 @transaction.atomic
-def incident_transition(*, actor, incident: Incident, to: str, reason: str = "") -> Incident:
+def incident_transition(*, actor, incident: Incident, to: str, reason: str = "",
+                        false_positive: bool = False) -> Incident:
+    """Move the incident on. `false_positive` closes a false alarm (reported or triaged, nothing contained) with a
+    reason and no post-incident review, whatever its severity."""
     require(actor, Action.INCIDENT_MANAGE)
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     current = incident.status
     if to not in IncidentStatus.values:
         raise InvalidInput(f"Unknown status {to!r}.", field="status")
+    if false_positive:
+        if to != IncidentStatus.CLOSED or current not in FALSE_POSITIVE_FROM:
+            raise Conflict(f"Only a reported or triaged incident closes as a false positive; #{incident.pk} is "
+                           f"{IncidentStatus(current).label.lower()}.")
+        if not (reason or "").strip():
+            raise InvalidInput("Say why this is a false positive.", field="reason")
     if to not in INCIDENT_TRANSITIONS[current]:
         raise Conflict(f"Incident #{incident.pk} is {IncidentStatus(current).label.lower()}; it cannot move to "
                        f"{IncidentStatus(to).label.lower()}.")
     reopening = current == IncidentStatus.CLOSED
     if reopening and not (reason or "").strip():
         raise InvalidInput("Reopening a closed incident needs a reason.", field="reason")
-    if to == IncidentStatus.CLOSED and review_required(incident):
+    if to == IncidentStatus.CLOSED and review_required(incident) and not false_positive:
         review = PostIncidentReview.objects.filter(incident=incident).first()
         if review is None or review.signed_off_at is None:
             raise Conflict(f"A {incident.get_severity_display()} incident cannot close before its post-incident "
@@ -227,17 +247,23 @@ def incident_transition(*, actor, incident: Incident, to: str, reason: str = "")
     if reopening:
         incident.reopened_count += 1
         incident.closed_at = None
+        incident.resolution, incident.resolution_reason = Resolution.NONE, ""
+    elif to == IncidentStatus.CLOSED:
+        incident.resolution = Resolution.FALSE_POSITIVE if false_positive else Resolution.RESOLVED
+        incident.resolution_reason = (reason or "").strip() if false_positive else ""
     incident.save()
     if to == IncidentStatus.RECOVERED:
         review, _ = PostIncidentReview.objects.get_or_create(incident=incident)
         if review.due_at is None:
             review.due_at = add_business_days(now, REVIEW_DUE_BUSINESS_DAYS)
             review.save(update_fields=["due_at"])
-    verb = "Reopened" if reopening else f"Moved to {incident.get_status_display().lower()}"
+    verb = ("Reopened" if reopening else "Closed as a false positive" if false_positive
+            else f"Moved to {incident.get_status_display().lower()}")
     _entry(incident, TimelineKind.STATUS, f"{verb} by {actor.get_username()}" + (f": {reason}" if reason else "."),
            author=actor)
     audit.record(actor=actor, action="incident.transition", obj=incident, before={"status": current},
-                 after={"status": to, **({"reason": reason} if reason else {})})
+                 after={"status": to, **({"reason": reason} if reason else {}),
+                        **({"resolution": incident.resolution} if to == IncidentStatus.CLOSED else {})})
     return incident
 
 

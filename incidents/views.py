@@ -9,12 +9,20 @@ from django.views import View
 
 from explain.kinds import KINDS as ANALYSES
 from governance.errors import DomainError, InvalidInput
-from governance.models import ModelVersion
+from governance.models import ModelVersion, RegisteredModel
 from governance.permissions import Action, ActionRequiredMixin, can
 from governance.views import form_error, paginate
 
 from . import report, selectors, services
-from .choices import INCIDENT_TRANSITIONS, NIST_PHASES, SEVERITY_DEFINITIONS, IncidentStatus, TimelineKind
+from .choices import (
+    FALSE_POSITIVE_FROM,
+    INCIDENT_TRANSITIONS,
+    NEXT_STEP,
+    NIST_PHASES,
+    SEVERITY_DEFINITIONS,
+    IncidentStatus,
+    TimelineKind,
+)
 from .filtersets import IncidentFilterSet
 from .forms import (
     ActionItemFormSet,
@@ -55,8 +63,18 @@ class IncidentCreateView(ActionRequiredMixin, View):
 
     def get(self, request, form=None, status=200):
         initial = {}
-        if request.GET.get("model"):
-            initial["affected_models"] = request.GET.getlist("model")
+        names = request.GET.getlist("model")
+        refs = [ref.partition(":") for ref in request.GET.getlist("version")]
+        versions = [v for v in ModelVersion.objects.filter(model__name__in=[m for m, _, _ in refs])
+                    .select_related("model") if f"{v.model.name}:{v.number}" in request.GET.getlist("version")]
+        models = list(RegisteredModel.objects.filter(name__in=names + [v.model.name for v in versions]))
+        if models:
+            initial["affected_models"] = [m.pk for m in models]
+        if versions:
+            initial["affected_versions"] = [v.pk for v in versions]
+            initial["title"] = f"Incident on {', '.join(f'{v.model.name} v{v.number}' for v in versions)}"
+        elif models:
+            initial["title"] = f"Incident on {', '.join(m.name for m in models)}"
         return render(request, "incidents/incident_form.html", {
             "form": form or IncidentForm(initial=initial), "definitions": SEVERITY_DEFINITIONS}, status=status)
 
@@ -107,6 +125,25 @@ class IncidentEditView(ActionRequiredMixin, View):
         return self.get(request, pk, form=form, status=400)
 
 
+def _next_steps(incident, review) -> dict:
+    """The transitions the page offers: the forward step as the primary button, unless closing still waits for the
+    post-incident review (then writing it is the next step, and closing is shown disabled with the reason)."""
+    order = list(IncidentStatus)
+    states = sorted((IncidentStatus(s) for s in INCIDENT_TRANSITIONS[incident.status]), key=order.index)
+    forward = NEXT_STEP.get(incident.status)
+    waiting_for_review = (services.review_required(incident) and not (review and review.signed_off_at))
+    close_blocked = ""
+    if IncidentStatus.CLOSED in states and waiting_for_review and incident.status not in FALSE_POSITIVE_FROM:
+        close_blocked = (f"A {incident.get_severity_display()} incident closes only after its post-incident review "
+                         "is signed off.")
+    primary = forward if forward in states and not (forward == IncidentStatus.CLOSED and close_blocked) else None
+    if incident.status in FALSE_POSITIVE_FROM and waiting_for_review:
+        states = [s for s in states if s != IncidentStatus.CLOSED]  # such an incident closes as a false positive
+    return {"next_states": states, "primary_next": primary, "close_blocked": close_blocked,
+            "review_is_next": bool(close_blocked),
+            "may_close_false_positive": incident.status in FALSE_POSITIVE_FROM}
+
+
 class IncidentDetailView(ActionRequiredMixin, View):
     def get(self, request, pk, *, review_form=None, item_formset=None, status=200):
         incident = _incident(pk)
@@ -125,7 +162,7 @@ class IncidentDetailView(ActionRequiredMixin, View):
             "incident": incident, "timeline": selectors.timeline(incident, kind), "kind": kind,
             "kinds": TimelineKind.choices, "tasks": tasks, "tasks_done": sum(1 for t in tasks if t.done_at),
             "phase": phase, "csf": csf, "phases": [(s, NIST_PHASES[s]) for s in IncidentStatus],
-            "next_states": [IncidentStatus(s) for s in INCIDENT_TRANSITIONS[incident.status]],
+            **_next_steps(incident, review),
             "review": review, "review_form": review_form, "item_formset": item_formset,
             "review_required": services.review_required(incident),
             "note_form": NoteForm(), "containment_form": ContainmentForm(incident=incident),
@@ -159,8 +196,12 @@ class _IncidentAction(ActionRequiredMixin, View):
 
 class IncidentTransitionView(_IncidentAction):
     def perform(self, request, incident):
-        incident = services.incident_transition(actor=request.user, incident=incident, to=request.POST.get("to", ""),
-                                                reason=request.POST.get("reason", ""))
+        false_positive = request.POST.get("false_positive") == "1"
+        incident = services.incident_transition(actor=request.user, incident=incident,
+                                                to="closed" if false_positive else request.POST.get("to", ""),
+                                                reason=request.POST.get("reason", ""), false_positive=false_positive)
+        if incident.resolution == "false_positive":
+            return f"Incident #{incident.pk} is closed as a false positive."
         return f"Incident #{incident.pk} is now {incident.get_status_display().lower()}."
 
 
