@@ -1,14 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from governance import views as governance_views
+from governance.api.views import ApiDocsRedirect
 
 api_v1 = [
     path("", include("governance.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", ApiDocsRedirect.as_view(), name="docs"),
 ]
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include((api_v1, "api"))),
+    path("docs/api/", governance_views.ApiDocsView.as_view(), name="api-docs"),
     path("", include("explain.urls")),
     path("", include("incidents.urls")),
     path("", include("governance.urls")),

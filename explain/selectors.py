@@ -23,9 +23,14 @@ def is_stale(job: AnalysisJob, version=None) -> str:
     """Why a result no longer describes the version as it stands (empty when it still does)."""
     version = version or job.version
     if job.artifact_sha256 and job.artifact_sha256 != version.artifact.sha256:
-        return "computed on a different artifact"
+        return (f"computed on another artifact (SHA-256 {job.artifact_sha256[:12]}…, the version's is "
+                f"{version.artifact.sha256[:12]}…)")
     if version.evaluation_dataset_id and job.dataset_id != version.evaluation_dataset_id:
-        return "the version's evaluation dataset changed since"
+        current = version.evaluation_dataset
+        if job.dataset_sha256 and job.dataset_sha256 == current.sha256:
+            return ""  # another upload of the very same table
+        used = f"“{job.dataset.name}” (#{job.dataset_id})" if job.dataset is not None else "a deleted dataset"
+        return f"run on dataset {used}, not on the version's evaluation dataset “{current.name}” (#{current.pk})"
     return ""
 
 

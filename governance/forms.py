@@ -30,9 +30,16 @@ class StyledForm(forms.Form):
 class ApiTokenForm(StyledForm):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'CI pipeline'.")
     expires_in_days = forms.IntegerField(
-        min_value=1, required=False, initial=90,
+        min_value=1, required=False,
         help_text="Every token expires: leave empty for the default lifetime; the maximum is set by the operator.",
     )
+
+    def __init__(self, *args, **kwargs):
+        from django.conf import settings
+
+        super().__init__(*args, **kwargs)
+        # The same default as a token made through the API (services.api_token_create).
+        self.fields["expires_in_days"].initial = settings.API_TOKEN_DEFAULT_DAYS
 
     def expires_at(self):
         days = self.cleaned_data.get("expires_in_days")

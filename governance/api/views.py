@@ -95,6 +95,16 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class ApiDocsRedirect(generics.GenericAPIView):
+    """The API reference lives in the app, with its navigation: /docs/api/."""
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        from django.shortcuts import redirect
+
+        return redirect("api-docs")
+
+
 class MeView(generics.GenericAPIView):
     """Who am I: username and roles."""
 

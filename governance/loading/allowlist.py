@@ -93,6 +93,11 @@ ALLOWED_NAMES = frozenset({
     "sklearn.feature_selection._univariate_selection.chi2",
     "sklearn.feature_selection._mutual_info.mutual_info_classif",
     "sklearn.feature_selection._mutual_info.mutual_info_regression",
+    # The neighbours' KD/ball trees and distance metrics pickle through newObj(cls) = cls.__new__(cls), like
+    # copyreg.__newobj__: the class it gets is itself checked against this allowlist.
+    "sklearn.neighbors._kd_tree.newObj",
+    "sklearn.neighbors._ball_tree.newObj",
+    "sklearn.metrics._dist_metrics.newObj",
 })
 
 # Packages whose classes (and Cython unpickle helpers) may be named; not their other functions.

@@ -211,13 +211,36 @@ def _skops_untrusted(data) -> list[str]:
         raise CorruptArtifact(f"not a valid skops file: {type(exc).__name__}: {exc}")
 
 
+# Tree internals stay the admin's call (SKOPS_TRUSTED_TYPES, trusted by default): their node arrays are what a
+# crafted file would attack, so "none" there must keep them out whatever the allowlist says.
+SKOPS_ADMIN_ONLY = frozenset({"sklearn.tree._tree.Tree",
+                              "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"})
+
+
+def _allowlisted_class(qualified: str) -> bool:
+    """A type skops does not vouch for that the pickle allowlist trusts: a class of scikit-learn (or another
+    allowed package) itself, like MLPClassifier's AdamOptimizer. The two loaders must agree on such parts."""
+    from .allowlist import evaluate
+
+    if qualified in SKOPS_ADMIN_ONLY:
+        return False
+    module, _, name = qualified.rpartition(".")
+    return bool(module) and evaluate(module, name).allowed
+
+
+def _trusted_for_load(report: ScanReport) -> list[str]:
+    return sorted({*report.scanned["trusted_by_admin"], *report.scanned.get("trusted_by_allowlist", [])})
+
+
 def _scan_skops(data) -> ScanReport:
     untrusted = _skops_untrusted(data)
     trusted = _skops_trusted()
+    by_allowlist = sorted(name for name in untrusted if name not in trusted and _allowlisted_class(name))
     report = ScanReport(flavour="sklearn", scanned={"types": untrusted,
-                                                    "trusted_by_admin": sorted(set(untrusted) & trusted)})
+                                                    "trusted_by_admin": sorted(set(untrusted) & trusted),
+                                                    "trusted_by_allowlist": by_allowlist})
     for name in untrusted:
-        if name not in trusted:
+        if name not in trusted and name not in by_allowlist:
             report.findings.append(finding(
                 "high", "type not trusted by skops; an admin may trust it via SKOPS_TRUSTED_TYPES", global_name=name,
             ))
@@ -432,9 +455,9 @@ def _load_skops(data) -> adapters.LoadedModel:
     _require_safe(report)
     try:
         if isinstance(data, bytes):
-            estimator = skops.io.loads(data, trusted=report.scanned["trusted_by_admin"])
+            estimator = skops.io.loads(data, trusted=_trusted_for_load(report))
         else:
-            estimator = skops.io.load(_zip_source(data), trusted=report.scanned["trusted_by_admin"])
+            estimator = skops.io.load(_zip_source(data), trusted=_trusted_for_load(report))
     except Exception as exc:  # noqa: BLE001 - skops/sklearn errors on a malformed but well-zipped file
         raise CorruptArtifact(f"skops could not load the model: {type(exc).__name__}: {exc}")
     return _sklearn_like(estimator, "sklearn")

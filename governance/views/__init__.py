@@ -1,5 +1,6 @@
 from .accounts import (
     AdminChangesView,
+    ApiDocsView,
     AuditLogView,
     DashboardView,
     ProfileView,
@@ -42,7 +43,7 @@ from .releases import (
 )
 
 __all__ = [
-    "AttestationDownloadView", "ModelRollbackView", "PolicyView", "ReviewQueueView", "VerifyView",
+    "ApiDocsView",     "AttestationDownloadView", "ModelRollbackView", "PolicyView", "ReviewQueueView", "VerifyView",
     "VersionReleaseView", "VersionReopenView", "VersionReviewView", "VersionRevokeView", "VersionSubmitView",
     "AdminChangesView", "AuditLogView", "DashboardView", "DatasetCreateView", "DatasetDetailView", "DatasetListView",
     "ModelCardEditView", "ModelCreateView", "ModelDetailView", "ModelEditView", "ModelListView", "ModelRetireView",

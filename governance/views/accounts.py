@@ -47,6 +47,12 @@ class DashboardView(ActionRequiredMixin, TemplateView):
                                         activity=dashboard.activity_chart(), **kwargs)
 
 
+class ApiDocsView(ActionRequiredMixin, TemplateView):
+    """The API reference (Swagger UI from the local sidecar) inside the app's own page and navigation."""
+
+    template_name = "api_docs.html"
+
+
 class AuditLogView(ActionRequiredMixin, View):
     def get(self, request):
         filterset = AuditEventFilterSet(request.GET or None, queryset=selectors.audit_event_list())

@@ -150,3 +150,27 @@ def test_api_artifact_and_export_responses_are_never_stored_by_caches(api_as, ca
     client.force_login(cast["viewer"])
     page = client.get("/models/")
     assert "no-store" not in page.get("Cache-Control", "")
+
+
+def test_a_403_is_logged_as_one_line_without_a_traceback(cast, client):
+    import logging
+
+    from django.urls import reverse
+
+    client.force_login(cast["viewer"])
+    handler = logging.getLogger().handlers[0]
+    records = []
+    original = handler.emit
+
+    def keep(record):
+        records.append(handler.format(record))
+        original(record)
+
+    handler.emit = keep
+    try:
+        assert client.get(reverse("user-list")).status_code == 403
+    finally:
+        handler.emit = original
+    forbidden = [line for line in records if "Forbidden" in line]
+    assert forbidden, records
+    assert all("Traceback" not in line for line in forbidden)

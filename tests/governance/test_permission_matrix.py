@@ -119,6 +119,7 @@ ENDPOINTS = [
     ("me api", "api", "get", lambda ctx: "/api/v1/me/", None, ANY_USER),
     ("openapi schema", "apidoc", "get", lambda ctx: "/api/v1/schema/", None, EVERY_ROLE),
     ("api docs", "apidoc", "get", lambda ctx: "/api/v1/docs/", None, EVERY_ROLE),
+    ("api reference page", "ui", "get", lambda ctx: reverse("api-docs"), None, EVERY_ROLE),
 ]
 
 

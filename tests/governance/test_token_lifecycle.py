@@ -108,3 +108,17 @@ def test_saving_a_user_without_credential_changes_keeps_tokens(cast):
     services.user_update(actor=cast["admin_user"], user=cast["viewer"], email="new@example.test")
     assert _with_key(key).get("/api/v1/me/").status_code == 200
     assert not AuditEvent.objects.filter(action="token.revoke_all").exists()
+
+
+def test_a_token_made_through_the_api_lasts_as_long_as_one_made_on_the_profile_page(cast, client, settings):
+    settings.API_TOKEN_DEFAULT_DAYS = 45
+    client.force_login(cast["author"])
+    assert client.get("/profile/").context["form"]["expires_in_days"].value() == 45
+    client.post("/profile/", {"name": "laptop", "expires_in_days": 45})
+    response = APIClient().post("/api/v1/auth/tokens/", {"name": "ci", "username": "author", "password": PASSWORD},
+                                format="json")
+    assert response.status_code == 201
+    profile = ApiToken.objects.get(name="laptop").expires_at
+    api = ApiToken.objects.get(name="ci").expires_at
+    assert abs((api - profile).total_seconds()) < 60
+    assert 44 <= (api - timezone.now()).days <= 45

@@ -251,3 +251,21 @@ def test_the_models_primary_metric_is_what_the_analyses_judge_by(rare_positive_d
     assert job.status == "succeeded", job.error_message
     assert job.result["metric"] == "f1"
     assert job.result["verdict"]["metric"]["source"] == "model"
+
+
+def test_a_result_on_another_dataset_says_which_dataset_it_used(iris_version):
+    from explain import selectors
+    from tests.ml import iris_frame
+
+    other = registry.dataset_create(actor=iris_version.author, fileobj=io.BytesIO(iris_csv(iris_frame().head(120))),
+                                    filename="holdout.csv", target_column="target")
+    job = run(services.job_enqueue(actor=iris_version.author, version=iris_version, kind="cross_validation",
+                                   dataset=other))
+    reason = selectors.is_stale(job)
+    assert reason == (f"run on dataset “holdout.csv” (#{other.pk}), not on the version's evaluation dataset "
+                      f"“iris.csv” (#{iris_version.evaluation_dataset_id})")
+    same_table = registry.dataset_create(actor=iris_version.author, fileobj=io.BytesIO(iris_csv()),
+                                         filename="again.csv", target_column="target")
+    job = run(services.job_enqueue(actor=iris_version.author, version=iris_version, kind="cross_validation",
+                                   dataset=same_table))
+    assert selectors.is_stale(job) == ""  # the very same table, uploaded twice
