@@ -43,7 +43,7 @@ from .releases import (
 )
 
 __all__ = [
-    "ApiDocsView",     "AttestationDownloadView", "ModelRollbackView", "PolicyView", "ReviewQueueView", "VerifyView",
+    "ApiDocsView", "AttestationDownloadView", "ModelRollbackView", "PolicyView", "ReviewQueueView", "VerifyView",
     "VersionReleaseView", "VersionReopenView", "VersionReviewView", "VersionRevokeView", "VersionSubmitView",
     "AdminChangesView", "AuditLogView", "DashboardView", "DatasetCreateView", "DatasetDetailView", "DatasetListView",
     "ModelCardEditView", "ModelCreateView", "ModelDetailView", "ModelEditView", "ModelListView", "ModelRetireView",
