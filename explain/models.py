@@ -46,6 +46,20 @@ class AnalysisJob(models.Model):
         return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
 
     @property
+    def title(self) -> str:
+        """The kind's title, as people read it ("Stress test: ..."), not its identifier."""
+        from .kinds import KINDS
+
+        module = KINDS.get(self.kind)
+        return getattr(module, "TITLE", self.kind)
+
+    @property
+    def params_json(self) -> str:
+        import json
+
+        return json.dumps(self.params, indent=2, sort_keys=True)
+
+    @property
     def duration_seconds(self) -> float | None:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()

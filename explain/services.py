@@ -55,9 +55,13 @@ def _validate(kind: str, params: dict, dataset, version) -> dict:
             raise InvalidInput("An ensemble needs 'members': a list of other version numbers of this model.",
                                field="params")
         known = set(version.model.versions.values_list("number", flat=True))
-        unknown = [n for n in members if n not in known or n == version.number]
+        unknown = [n for n in members if n not in known]
         if unknown:
-            raise InvalidInput(f"Not other versions of {version.model.name}: {unknown}.", field="params")
+            raise InvalidInput(f"Not versions of {version.model.name}: {unknown}.", field="params")
+        # The version the job runs on is always a member: naming it too is fine, not an error.
+        members = sorted({n for n in members if n != version.number})
+        if not members:
+            raise InvalidInput("An ensemble needs at least one other version in 'members'.", field="params")
     elif members is not None:
         raise InvalidInput("'members' is only for the ensemble analysis.", field="params")
     specific = {k: v for k, v in params.items() if k not in COMMON_PARAMS}

@@ -7,6 +7,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", views.JobCancelView.as_view(), name="job-cancel"),
     path("jobs/<int:pk>/rerun/", views.JobRerunView.as_view(), name="job-rerun"),
+    path("jobs/<int:pk>/fingerprint-rows.csv", views.JobFingerprintRowsView.as_view(), name="job-fingerprint-rows"),
     path("jobs/<int:pk>/register/", views.JobRegisterCandidateView.as_view(), name="job-register-candidate"),
     path("models/<slug:name>/versions/<int:number>/report/", views.VersionReportView.as_view(),
          name="version-report"),

@@ -98,6 +98,30 @@ class JobRerunView(ActionRequiredMixin, View):
         return redirect("job-detail", pk=job.pk)
 
 
+class JobFingerprintRowsView(ActionRequiredMixin, View):
+    """A fingerprint job's rows as CSV: what a suspect model is asked to predict."""
+
+    def get(self, request, pk):
+        import csv
+        import io
+
+        from django.http import Http404, HttpResponse
+
+        job = _job(pk)
+        result = job.result or {}
+        if job.kind != "fingerprint" or job.status != "succeeded" or not result.get("fingerprint_rows"):
+            raise Http404(f"Job #{pk} has no fingerprint rows.")
+        columns = result.get("columns") or list(result["fingerprint_rows"][0])
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(result["fingerprint_rows"])
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (f'attachment; filename="{job.version.model.name}-v{job.version.number}-'
+                                           f'fingerprint-rows.csv"')
+        return response
+
+
 class JobRegisterCandidateView(ActionRequiredMixin, View):
     """Register a hardening job's candidate as a new draft version."""
 

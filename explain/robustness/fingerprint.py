@@ -131,7 +131,9 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "Smallest-margin sample rows": len(chosen),
         "Boundary points": len(rows) - len(chosen),
         "Label frequencies": ", ".join(f"{c}: {p:.0%}" for c, p in frequencies.items()),
-        "Use": "query a suspect model on fingerprint_rows and pass its outputs to check_suspect",
+        "Use": ("download the fingerprint rows (CSV), have the suspect model predict them, then upload its "
+                "predictions (a CSV with a 'prediction' column) or the suspect model itself with "
+                "“Check a suspect model”"),
     }
     report(100, "Done")
     return json_safe(result)

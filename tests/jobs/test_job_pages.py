@@ -1,0 +1,46 @@
+"""Job pages read as people read them: kinds by title, parameters as JSON, fingerprint rows as a CSV."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from explain import services
+
+pytestmark = pytest.mark.django_db
+
+
+def run(job):
+    services.job_execute(job_id=job.pk, hostname="test")
+    job.refresh_from_db()
+    return job
+
+
+def test_job_pages_show_titles_and_json_parameters(iris_version, client):
+    job = services.job_enqueue(actor=iris_version.author, version=iris_version, kind="stress_test",
+                               params={"noise_levels": [0.1], "sensitivity_repeats": 1})
+    client.force_login(iris_version.author)
+    listing = client.get(reverse("job-list")).content.decode()
+    assert "Stress test: noise, missing values" in listing
+    page = client.get(reverse("job-detail", args=[job.pk]))
+    shown = page.content.decode()
+    params = shown.split('data-testid="job-params">', 1)[1].split("</pre>", 1)[0]
+    assert json.loads(params.replace("&quot;", '"'))["noise_levels"] == [0, 0.1]
+    assert "{'" not in params  # not a Python repr
+
+
+def test_the_fingerprint_rows_download_as_csv_and_the_summary_names_no_internal_function(iris_version, client):
+    job = run(services.job_enqueue(actor=iris_version.author, version=iris_version, kind="fingerprint"))
+    assert job.status == "succeeded", job.error_message
+    assert "check_suspect" not in json.dumps(job.result["summary"])
+    client.force_login(iris_version.author)
+    assert 'data-testid="fingerprint-csv"' in client.get(reverse("job-detail", args=[job.pk])).content.decode()
+    response = client.get(reverse("job-fingerprint-rows", args=[job.pk]))
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == len(job.result["fingerprint_rows"])
+    assert list(rows[0]) == job.result["columns"]
+    other = services.job_enqueue(actor=iris_version.author, version=iris_version, kind="stress_test")
+    assert client.get(reverse("job-fingerprint-rows", args=[other.pk])).status_code == 404
