@@ -25,7 +25,8 @@ def _card(version) -> dict:
 
 def _analysis_entry(kind: str, job) -> dict:
     module = ANALYSES.get(kind)
-    entry = {"kind": kind, "title": getattr(module, "TITLE", kind)}
+    title = getattr(module, "TITLE", kind)
+    entry = {"kind": kind, "title": title, "short_title": title.split(":")[0].split(" (")[0]}
     if job is None:
         return {**entry, "status": "missing"}
     result = job.result or {}

@@ -49,12 +49,59 @@ def json_safe(value):
     return str(value)
 
 
+MAX_TICK_CHARS = 24
+TICK_FORMAT = ".4~g"  # 3-4 significant digits on numeric axes and in hover labels
+
+
+def tick_label(value) -> str:
+    """A category label for an axis: numbers to 4 significant digits, text as it is."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        return f"{number:.4g}" if math.isfinite(number) else str(number)
+    return str(value)
+
+
+def _short(label: str) -> str:
+    try:
+        number = float(label)
+    except (TypeError, ValueError):
+        return label if len(label) <= MAX_TICK_CHARS else label[: MAX_TICK_CHARS - 1] + "…"
+    return f"{number:.4g}" if math.isfinite(number) and label.strip() == label else label
+
+
+def _tidy_axes(data: list[dict], layout: dict) -> None:
+    """Readable axes on every chart: numeric axes tick and hover at 4 significant digits; category axes whose
+    labels are long text or long numbers show them shortened, the full value staying in the data (and on hover)."""
+    for trace in data:
+        for letter in ("x", "y"):
+            values = trace.get(letter)
+            if not isinstance(values, list | tuple) or not values:
+                continue
+            axis_key = f"{letter}axis" + str(trace.get(f"{letter}axis", letter))[1:]
+            axis = layout.setdefault(axis_key, {})
+            labels = [v for v in values if isinstance(v, str)]
+            if labels and len(labels) == len([v for v in values if v is not None]):
+                distinct = list(dict.fromkeys(labels))
+                short = [_short(label) for label in distinct]
+                if short != distinct and "tickvals" not in axis and len(distinct) <= 200:
+                    axis["tickvals"], axis["ticktext"] = distinct, short
+            elif axis.get("type") not in ("category", "date", "multicategory"):
+                axis.setdefault("tickformat", TICK_FORMAT)
+                axis.setdefault("hoverformat", TICK_FORMAT)
+
+
 def figure(title: str, fig) -> dict:
-    """A chart entry: the Plotly figure as a JSON-safe dict, without the (large) default template."""
+    """A chart entry: the Plotly figure as a JSON-safe dict, without the (large) default template, with axes
+    tidied by _tidy_axes."""
     data = fig.to_plotly_json()
     layout = dict(data.get("layout", {}))
     layout.pop("template", None)
-    return {"title": title, "figure": json_safe({"data": data.get("data", []), "layout": layout})}
+    traces = [dict(trace) for trace in data.get("data", [])]
+    safe = json_safe({"data": traces, "layout": layout})
+    _tidy_axes(safe["data"], safe["layout"])
+    return {"title": title, "figure": safe}
 
 
 def table(title: str, columns: list[str], rows: list[list]) -> dict:

@@ -4,8 +4,10 @@
   |change| of the explained output over `ranking_rows` rows, one shuffle per column; no target needed, works for
   every flavour). Recorded under method.ranking.
 * PD / ICE, computed here on the ORIGINAL DataFrame: the grid is the observed values at `grid_resolution`
-  quantiles between the 5th and 95th percentile (all distinct values if fewer) for numeric columns, the most
-  frequent categories for categorical ones; each grid value replaces the column in every row (missing values
+  quantiles between the 1st and 99th percentile (all distinct values if fewer) for numeric columns, plus for a
+  binary classifier the point where the mean probability crosses 0.5 when it lies beyond them (bisection up to
+  the observed minimum / maximum), the most frequent categories for categorical ones (drawn as bars); each grid
+  value replaces the column in every row (missing values
   included), PD is the mean over up to `pd_max_rows` rows and ICE curves are kept for `ice_rows` of them.
   Explained output: P(positive class) for binary (positive_class, default classes[1]), the value for
   regression, and for multiclass the probability of every class (one PD line per class; ICE curves are kept
@@ -46,9 +48,11 @@ from ._common import (
     resolve_task,
     sort_key,
     table,
+    tick_label,
 )
 
 KIND = "decomposition"
+GRID_LOW, GRID_HIGH = 0.01, 0.99  # the numeric grid's quantile range
 TITLE = "Partial dependence, ICE and model structure"
 DEFAULT_PARAMS = {
     **COMMON_DEFAULTS,
@@ -108,11 +112,15 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
     for i, feature in enumerate(features):
         report(20 + 50 * i / len(features), f"Partial dependence: {feature}")
         grid = feature_grid(X[feature], params["grid_resolution"])
+        crossings = decision_crossings(model, pd_rows, feature, X[feature], grid, outputs)
+        if crossings:
+            grid = sorted(set(grid) | set(crossings))
         predictions = grid_predictions(model, pd_rows, {feature: grid}, outputs)  # (G, n, K)
         curves.append({
             "feature": feature,
             "categorical": is_categorical(X[feature]),
             "grid": grid,
+            "decision_crossings": crossings,
             "pd": predictions.mean(axis=1).T.tolist(),  # per output: G values
             "ice_rows": pd_rows.index[ice_positions].tolist(),
             "ice": [predictions[:, ice_positions, k].T.tolist() for k in range(predictions.shape[2])],
@@ -150,8 +158,10 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
             "ranking": ("features given by the caller" if params["features"] else
                         f"mean |change| of the explained output when a column is shuffled, over "
                         f"{min(params['ranking_rows'], len(X))} rows (random_state {params['random_state']})"),
-            "grid": f"numeric: observed values at {params['grid_resolution']} quantiles from the 5th to the 95th "
-                    "percentile (all distinct values if fewer); categorical: the most frequent categories",
+            "grid": f"numeric: observed values at {params['grid_resolution']} quantiles from the 1st to the 99th "
+                    "percentile (all distinct values if fewer), plus, for binary classifiers, the point where the "
+                    "mean probability crosses 0.5 when it lies beyond them; categorical: the most frequent "
+                    "categories",
             "pd_rows": len(pd_rows),
             "ice_rows": len(ice_positions),
             "explained_output": labels,
@@ -213,10 +223,34 @@ def feature_grid(series: pd.Series, resolution: int) -> list:
     numeric = values.astype(float).to_numpy()
     grid = np.unique(numeric)
     if len(grid) > resolution:
-        grid = np.unique(np.quantile(numeric, np.linspace(0.05, 0.95, resolution), method="nearest"))
+        grid = np.unique(np.quantile(numeric, np.linspace(GRID_LOW, GRID_HIGH, resolution), method="nearest"))
     if pd.api.types.is_integer_dtype(series.dtype) or np.all(grid == np.round(grid)):
         return [int(v) if float(v).is_integer() else float(v) for v in grid]
     return grid.tolist()
+
+
+def decision_crossings(model, rows: pd.DataFrame, feature: str, series: pd.Series, grid: list, outputs,
+                       steps: int = 12) -> list[float]:
+    """Binary classifiers: where the mean predicted probability crosses 0.5 between the grid's ends and the
+    observed minimum / maximum, found by bisection; the grid gains these points so the curve shows the decision
+    threshold even when it lies beyond the 1st-99th percentile."""
+    if not outputs.binary or is_categorical(series) or not grid:
+        return []
+    values = series.dropna().astype(float)
+    found = []
+    for inner, outer in ((float(grid[0]), float(values.min())), (float(grid[-1]), float(values.max()))):
+        if outer == inner:
+            continue
+        ends = grid_predictions(model, rows, {feature: [inner, outer]}, outputs).mean(axis=1)[:, 0] - 0.5
+        if np.sign(ends[0]) == np.sign(ends[1]):
+            continue
+        low, high, low_side = inner, outer, np.sign(ends[0])
+        for _ in range(steps):
+            middle = (low + high) / 2
+            side = np.sign(grid_predictions(model, rows, {feature: [middle]}, outputs).mean(axis=1)[0, 0] - 0.5)
+            low, high = (middle, high) if side == low_side else (low, middle)
+        found.append(float(f"{(low + high) / 2:.6g}"))
+    return found
 
 
 def grid_predictions(model, rows: pd.DataFrame, grids: dict[str, list], outputs) -> np.ndarray:
@@ -476,8 +510,28 @@ def _single_tree(final, sources, columns: list[str]) -> dict:
 # --- charts and summary -------------------------------------------------------------------------------------
 
 
+def _category_chart(curve: dict, labels: list[str], multiclass: bool) -> dict:
+    """A categorical feature: PD as bars (there is no line between categories), ICE rows as points."""
+    x = [str(v) for v in curve["grid"]]
+    fig = go.Figure()
+    for k, label in enumerate(labels):
+        fig.add_trace(go.Bar(x=x, y=[float(f"{v:.5g}") for v in curve["pd"][k]], name=f"PD: {label}",
+                             opacity=0.85))
+    if not multiclass and curve["ice"] and curve["ice"][0]:
+        xs = [category for line in curve["ice"][0] for category in x]
+        ys = [float(f"{v:.4g}") for line in curve["ice"][0] for v in line]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=f"ICE ({len(curve['ice'][0])} rows)",
+                                 marker={"color": "rgba(90,90,90,0.35)", "size": 5}))
+    fig.update_layout(xaxis_title=curve["feature"], yaxis_title=labels[0] if len(labels) == 1 else "probability",
+                      height=400, legend={"orientation": "h", "y": -0.25}, barmode="group")
+    fig.update_xaxes(type="category")
+    return figure(f"Partial dependence{'' if multiclass else ' and ICE'}: {curve['feature']} (categories)", fig)
+
+
 def _curve_chart(curve: dict, labels: list[str], multiclass: bool) -> dict:
-    x = [str(v) for v in curve["grid"]] if curve["categorical"] else curve["grid"]
+    if curve["categorical"]:
+        return _category_chart(curve, labels, multiclass)
+    x = curve["grid"]
     fig = go.Figure()
     if not multiclass and curve["ice"] and curve["ice"][0]:
         xs, ys = [], []
@@ -489,10 +543,11 @@ def _curve_chart(curve: dict, labels: list[str], multiclass: bool) -> dict:
     for k, label in enumerate(labels):
         fig.add_trace(go.Scatter(x=x, y=[float(f"{v:.5g}") for v in curve["pd"][k]], mode="lines+markers",
                                  name=f"PD: {label}", line={"width": 3}))
+    for crossing in curve.get("decision_crossings") or []:
+        fig.add_vline(x=crossing, line_dash="dot", line_color="#E53935",
+                      annotation_text=f"p = 0.5 at {crossing:.4g}")
     fig.update_layout(xaxis_title=curve["feature"], yaxis_title=labels[0] if len(labels) == 1 else "probability",
                       height=400, legend={"orientation": "h", "y": -0.25})
-    if curve["categorical"]:
-        fig.update_xaxes(type="category")
     return figure(f"Partial dependence{'' if multiclass else ' and ICE'}: {curve['feature']}", fig)
 
 
@@ -500,7 +555,8 @@ def _heatmap(two_way: dict, labels: list[str], k: int) -> dict:
     a, b = two_way["features"]
     grid_a, grid_b = two_way["grid"]
     fig = go.Figure(go.Heatmap(z=[[float(f"{v:.5g}") for v in row] for row in two_way["pd"][k]],
-                               x=[str(v) for v in grid_b], y=[str(v) for v in grid_a], colorscale="Viridis",
+                               x=[tick_label(v) for v in grid_b], y=[tick_label(v) for v in grid_a],
+                               colorscale="Viridis",
                                colorbar={"title": {"text": labels[k]}}))
     fig.update_layout(xaxis_title=b, yaxis_title=a, height=450)
     fig.update_xaxes(type="category")

@@ -30,6 +30,7 @@ from ._common import (
     rows_param,
     select_rows,
     table,
+    tick_label,
 )
 from .shap_global import explanation_result
 
@@ -105,7 +106,7 @@ def waterfall_chart(explanation: _shap.Explanation, X: pd.DataFrame, i: int) -> 
     names, deltas = [], []
     for j in reversed(shown):  # smallest first: the waterfall reads bottom-up towards the prediction
         value = feature_value(X.at[label, explanation.features[j]])
-        names.append(f"{explanation.features[j]} = {'missing' if value is None else value}")
+        names.append(f"{explanation.features[j]} = {'missing' if value is None else tick_label(value)}")
         deltas.append(float(phi[j]))
     if rest:
         names.insert(0, f"{len(rest)} other features")

@@ -44,3 +44,16 @@ def test_the_fingerprint_rows_download_as_csv_and_the_summary_names_no_internal_
     assert list(rows[0]) == job.result["columns"]
     other = services.job_enqueue(actor=iris_version.author, version=iris_version, kind="stress_test")
     assert client.get(reverse("job-fingerprint-rows", args=[other.pk])).status_code == 404
+
+
+def test_the_report_has_a_table_of_contents_collapsible_sections_and_the_full_rule_list(iris_version, client):
+    job = run(services.job_enqueue(actor=iris_version.author, version=iris_version, kind="rule_extraction",
+                                   params={"depth": 6}))
+    assert job.status == "succeeded", job.error_message
+    rules = job.result["tables"][0]["rows"]
+    client.force_login(iris_version.author)
+    page = client.get(reverse("version-report", args=["iris", 1])).content.decode()
+    assert 'data-testid="report-toc"' in page and 'href="#analysis-rule_extraction"' in page
+    assert 'data-bs-toggle="collapse" data-bs-target="#body-rule_extraction"' in page
+    listed = page.split('data-testid="rule-list"', 1)[1].split("</details>", 1)[0]
+    assert listed.count("<tr>") == len(rules) + 1  # every rule, and the header
