@@ -44,9 +44,12 @@ def activity_chart(days: int = ACTIVITY_DAYS) -> dict:
         per_day = counts(since)
         data.append({"type": "bar", "name": name, "x": [d.isoformat() for d in dates],
                      "y": [int(per_day.get(d, 0)) for d in dates]})
+    highest = max((max(trace["y"]) for trace in data), default=0)
+    step = max(1, -(-highest // 4))  # whole counts on the axis, about four ticks
     return {"data": data, "layout": {"barmode": "group", "height": 240, "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
-                                     "legend": {"orientation": "h", "y": -0.25}, "yaxis": {"title": "per day",
-                                                                                           "rangemode": "tozero"},
+                                     "legend": {"orientation": "h", "y": -0.25},
+                                     "yaxis": {"title": "per day", "rangemode": "tozero", "dtick": step,
+                                               "tickformat": "d"},
                                      "xaxis": {"type": "date", "tickformat": "%d %b"}}}
 
 
