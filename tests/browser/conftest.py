@@ -44,3 +44,23 @@ def page(browser, monkeypatch):
 def artifacts():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def submitted(artifact_storage):
+    """A checked iris v1 (low risk) written and submitted by ada, and rita, a reviewer: (version, ada, rita)."""
+    import io
+
+    from governance import services
+    from tests.conftest import make_user
+    from tests.ml import iris_csv, iris_skops
+
+    author, reviewer = make_user("ada", ["contributor"]), make_user("rita", ["reviewer"])
+    model = services.model_create(actor=author, name="iris", title="Iris", task="classification", risk_tier="low")
+    dataset = services.dataset_create(actor=author, fileobj=io.BytesIO(iris_csv()), filename="i.csv",
+                                      target_column="target")
+    version = services.model_version_create(actor=author, model=model, fileobj=io.BytesIO(iris_skops()),
+                                            filename="iris.skops", evaluation_dataset=dataset)
+    version = services.version_compatibility_check(version_id=version.pk)
+    services.version_submit(actor=author, version=version)
+    return version, author, reviewer

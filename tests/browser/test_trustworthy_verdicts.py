@@ -15,7 +15,6 @@ from governance import services
 from incidents import services as incidents
 from tests.browser.test_shell import login
 from tests.conftest import make_user
-from tests.ml import iris_csv, iris_skops
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -84,22 +83,8 @@ def test_a_constant_model_fails_the_scorecard_and_the_report_says_why(page, live
     assert page.console_errors == [], page.console_errors
 
 
-@pytest.fixture
-def released(artifact_storage, settings, tmp_path):
-    settings.ATTESTATION_KEY_FILE = tmp_path / "attestation.pem"
-    author, reviewer = make_user("ada", ["contributor"]), make_user("rita", ["reviewer"])
-    model = services.model_create(actor=author, name="iris", title="Iris", task="classification", risk_tier="low")
-    dataset = services.dataset_create(actor=author, fileobj=io.BytesIO(iris_csv()), filename="i.csv",
-                                      target_column="target")
-    version = services.model_version_create(actor=author, model=model, fileobj=io.BytesIO(iris_skops()),
-                                            filename="iris.skops", evaluation_dataset=dataset)
-    version = services.version_compatibility_check(version_id=version.pk)
-    services.version_submit(actor=author, version=version)
-    return version, author, reviewer
-
-
-def test_radios_are_usable_and_the_review_form_keeps_what_was_typed(page, live_server, artifacts, released):
-    version, author, reviewer = released
+def test_radios_are_usable_and_the_review_form_keeps_what_was_typed(page, live_server, artifacts, submitted):
+    version, author, reviewer = submitted
     login(page, live_server, "rita")
     page.goto(f"{live_server.url}/models/iris/versions/1/review/")
     assert_usable_radios(page, "decision")
@@ -147,8 +132,8 @@ def test_radios_are_usable_and_the_review_form_keeps_what_was_typed(page, live_s
     assert page.console_errors == [], page.console_errors
 
 
-def test_dashboard_thresholds_candidate_and_api_reference(page, live_server, artifacts, released):
-    version, author, reviewer = released
+def test_dashboard_thresholds_candidate_and_api_reference(page, live_server, artifacts, submitted):
+    version, author, reviewer = submitted
     services.review_create(actor=reviewer, version=version, decision="reject", comment="Card incomplete")
     incident = incidents.incident_open(actor=make_user("ines", ["incident_manager"]), title="Drift",
                                        severity="sev3", affected_models=[version.model])
