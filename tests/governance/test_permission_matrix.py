@@ -101,6 +101,8 @@ ENDPOINTS = [
     ("incident metrics", "ui", "get", lambda ctx: reverse("incident-metrics"), None, EVERY_ROLE),
     ("incidents api", "api", "get", lambda ctx: "/api/v1/incidents/", None, EVERY_ROLE),
     ("open incident api", "api", "post", lambda ctx: "/api/v1/incidents/", {}, OPEN_INCIDENT),
+    ("open incident naming experts api", "api", "post", lambda ctx: "/api/v1/incidents/",
+     {"title": "x", "severity": "sev3", "experts": ["someone_else"]}, MANAGE_INCIDENT),
     ("patch incident api", "api", "patch", lambda ctx: f"/api/v1/incidents/{ctx['incident']}/", {},
      MANAGE_INCIDENT),
     ("containment api", "api", "post", lambda ctx: f"/api/v1/incidents/{ctx['incident']}/actions/", {},
@@ -169,14 +171,16 @@ def make_subject(role, ctx):
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e[0])
 def test_role_matrix(endpoint, role, ctx, client, api_client):
     name, kind, method, url_for, data, allowed = endpoint
+    from governance.models import AuditEvent
+
     user = make_subject(role, ctx)
     url = url_for(ctx)
     if kind == "ui":
         client.force_login(user)
-        response = call(client, method, url, data, kind)
     else:
         api_client.force_authenticate(user)
-        response = call(api_client, method, url, data, kind)
+    events_before = AuditEvent.objects.count()  # after the login, which is audited itself
+    response = call(client if kind == "ui" else api_client, method, url, data, kind)
 
     if role in allowed:
         # Allowed means the rules let the request through; it may still fail on its (empty) input or state.
@@ -188,6 +192,9 @@ def test_role_matrix(endpoint, role, ctx, client, api_client):
         assert response.status_code == 403, f"{name}: {role} should get 403, got {response.status_code}"
         if kind == "api":
             assert "detail" in response.json()
+    if response.status_code in (403, 405):
+        # A refusal writes nothing: no audited change followed by a 403 (as POST /incidents/ with experts did).
+        assert AuditEvent.objects.count() == events_before, f"{name}: {role} was refused but a change was audited"
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e[0])
