@@ -1,4 +1,4 @@
-"""REST endpoints for incidents: per ../shared/API.md, with the same services and rules as the pages."""
+"""REST endpoints for incidents: per docs/api-conventions.md, with the same services and rules as the pages."""
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
