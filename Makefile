@@ -36,9 +36,12 @@ run: seed
 
 lint: dev-venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 test: dev-venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	BULWARK_ENV=test $(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	BULWARK_ENV=test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:

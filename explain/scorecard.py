@@ -43,7 +43,7 @@ THRESHOLD_FIELDS = [
 def validate_thresholds(values: dict) -> dict:
     """The thresholds a policy stores: known keys only, each a number in its range, `required` a list of gated
     kinds. Raises InvalidInput naming the first bad one."""
-    from governance.errors import InvalidInput
+    from core.errors import InvalidInput
 
     if not isinstance(values, dict):
         raise InvalidInput("robustness_thresholds must be an object.", field="robustness_thresholds")

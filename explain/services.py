@@ -11,8 +11,8 @@ from django.db import close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, NotFound
 from governance import audit, outbox
-from governance.errors import Conflict, InvalidInput, NotFound
 from governance.permissions import Action, require
 
 from .analyses import AnalysisError, ParamError
@@ -419,7 +419,7 @@ def fingerprint_check(*, actor, version, suspect_file, filename: str, incident=N
         raise Conflict(f"{version} has no fingerprint yet: run the fingerprint analysis first.")
     data = suspect_file.read()
     if len(data) > settings.MAX_UPLOAD_BYTES:
-        from governance.errors import PayloadTooLarge
+        from core.errors import PayloadTooLarge
 
         raise PayloadTooLarge("The suspect file is larger than the upload limit.")
     if filename.lower().endswith(".csv"):

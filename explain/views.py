@@ -4,7 +4,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from governance.errors import DomainError
+from core.errors import DomainError
 from governance.permissions import Action, ActionRequiredMixin, can
 from governance.views import paginate
 from governance.views.registry import _get_version

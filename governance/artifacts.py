@@ -50,8 +50,9 @@ from django.core.files import File
 from django.core.files.storage import storages
 from django.db import transaction
 
+from core.errors import Conflict, InvalidInput, PayloadTooLarge
+
 from . import audit
-from .errors import Conflict, InvalidInput, PayloadTooLarge
 from .models import StoredFile
 
 MAGIC = b"BWK1"

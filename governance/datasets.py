@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from .errors import InvalidInput, UnsupportedMediaType
+from core.errors import InvalidInput, UnsupportedMediaType
 
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = ",;\t|"

@@ -126,7 +126,7 @@ def denial_message(action: Action | str, obj=None, user=None) -> str:
 
 def require(user, action: Action | str, obj=None) -> None:
     """Raise the domain 403 unless the user may act. Services call this too."""
-    from .errors import PermissionDenied
+    from core.errors import PermissionDenied
 
     if not can(user, action, obj):
         raise PermissionDenied(denial_message(action, obj, user))

@@ -3,7 +3,7 @@ owner (in-app, and by e-mail where configured). Subscribed in IncidentsConfig.re
 
 from django.urls import reverse
 
-from governance import events
+from core import events
 
 from .services import notify
 

@@ -7,8 +7,8 @@ from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, NotFound
 from governance import artifacts, audit
-from governance.errors import Conflict, InvalidInput, NotFound
 from governance.models import ModelVersion, RegisteredModel
 from governance.permissions import Action, require
 
@@ -286,7 +286,7 @@ def timeline_add(*, actor, incident: Incident, body: str = "", link_url: str = "
     name = artifacts.sanitize_original_name(getattr(evidence_file, "name", "evidence"))
     extension = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     if extension not in settings.EVIDENCE_EXTENSIONS:
-        from governance.errors import UnsupportedMediaType
+        from core.errors import UnsupportedMediaType
 
         raise UnsupportedMediaType(f"Evidence files may be {', '.join(sorted(settings.EVIDENCE_EXTENSIONS))}; "
                                    f"not {extension or 'a file without extension'}.")

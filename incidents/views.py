@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views import View
 
+from core.errors import DomainError, InvalidInput
 from explain.kinds import KINDS as ANALYSES
-from governance.errors import DomainError, InvalidInput
 from governance.models import ModelVersion, RegisteredModel
 from governance.permissions import Action, ActionRequiredMixin, can
 from governance.views import form_error, paginate

@@ -5,9 +5,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
+from core.errors import NotFound
 from governance import checks, services
 from governance.choices import Check, RiskTier
-from governance.errors import NotFound
 from governance.models import ApprovalPolicy, RegisteredModel
 from governance.permissions import Action
 

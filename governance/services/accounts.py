@@ -11,9 +11,9 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from governance import audit, tokens
 from governance.choices import Role
-from governance.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from governance.models import ApiToken, Team
 from governance.permissions import Action, require
 

@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from governance import artifacts, audit, datasets, loading, outbox
 from governance.choices import (
     METRICS_FOR_TASK,
@@ -21,7 +22,6 @@ from governance.choices import (
     Task,
     VersionStatus,
 )
-from governance.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from governance.evaluation import evaluate
 from governance.models import (
     MODEL_CARD_FIELDS,

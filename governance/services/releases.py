@@ -3,9 +3,10 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance import attestation, audit, checks, events
+from core.errors import Conflict, InvalidInput, PermissionDenied
+from core.events import publish
+from governance import attestation, audit, checks
 from governance.choices import VERSION_TRANSITIONS, CheckOutcome, Decision, ReleaseAction, Role, VersionStatus
-from governance.errors import Conflict, InvalidInput, PermissionDenied
 from governance.models import Attestation, ModelVersion, RegisteredModel, ReleaseEvent, Review
 from governance.permissions import Action, require, roles_of
 
@@ -30,7 +31,7 @@ def _transition(version: ModelVersion, to: str, *, actor, reason: str = "", extr
     version.save(update_fields=["status", "status_reason", "updated_at"])
     audit.record(actor=actor, action=f"version.{to}", obj=version, before={"status": current},
                  after={"status": to, **({"reason": reason} if reason else {}), **(extra or {})})
-    events.publish("version.status_changed", version=version, before=current, after=to, actor=actor, reason=reason,
+    publish("version.status_changed", version=version, before=current, after=to, actor=actor, reason=reason,
                    extra=extra or {})
 
 

@@ -8,10 +8,10 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
+from core.errors import DomainError
 from governance import dashboard, health, selectors, services
 from governance.api import errors as api_errors
 from governance.choices import Role
-from governance.errors import DomainError
 from governance.filtersets import AuditEventFilterSet
 from governance.forms import ApiTokenForm, UserCreateForm, UserUpdateForm
 from governance.permissions import Action, ActionRequiredMixin, roles_of

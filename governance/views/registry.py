@@ -7,10 +7,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
+from core.errors import DomainError
 from explain.selectors import hardening_origin, importance_comparison, version_jobs
 from governance import lineage, selectors, services
 from governance.choices import CheckStatus, VersionStatus
-from governance.errors import DomainError
 from governance.filtersets import DatasetFilterSet, RegisteredModelFilterSet
 from governance.forms import DatasetForm, ModelCardForm, ModelEditForm, ModelForm, VersionForm
 from governance.models import MODEL_CARD_FIELDS

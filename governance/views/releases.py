@@ -7,9 +7,9 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
+from core.errors import DomainError
 from governance import attestation, checks, selectors, services
 from governance.choices import Check, CheckOutcome, RiskTier, VersionStatus
-from governance.errors import DomainError
 from governance.forms import PolicyForm, ReviewForm, VerifyForm
 from governance.models import ApprovalPolicy
 from governance.permissions import Action, ActionRequiredMixin, can

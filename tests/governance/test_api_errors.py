@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection
 
+from core.errors import NotFound
 from governance import services
-from governance.errors import NotFound
 from governance.models import RegisteredModel
 
 pytestmark = pytest.mark.django_db

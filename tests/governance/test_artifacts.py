@@ -13,6 +13,7 @@ from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
+from core.errors import InvalidInput, PayloadTooLarge
 from governance import artifacts
 from governance.artifacts import (
     CHUNK_SIZE,
@@ -27,7 +28,6 @@ from governance.artifacts import (
     reencrypt,
     store_upload,
 )
-from governance.errors import InvalidInput, PayloadTooLarge
 from governance.models import AuditEvent, StoredFile
 
 K1 = base64.urlsafe_b64encode(bytes(range(32))).decode()

@@ -6,8 +6,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from core.errors import Conflict
 from governance import services
-from governance.errors import Conflict
 from governance.models import ModelVersion
 from tests.conftest import make_user
 from tests.ml import iris_csv, iris_skops

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import governance
+from core.errors import InvalidInput, UnsupportedMediaType
 from governance import datasets
-from governance.errors import InvalidInput, UnsupportedMediaType
 
 CREDIT_CSV = Path(governance.__file__).resolve().parent / "demo" / "data" / "credit_data.csv"
 

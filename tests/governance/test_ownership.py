@@ -8,8 +8,8 @@ import io
 
 import pytest
 
+from core.errors import Conflict
 from governance import services
-from governance.errors import Conflict
 from governance.models import Attestation, AuditEvent, ModelVersion, RegisteredModel, StoredFile
 from tests.conftest import make_user
 from tests.governance.test_releases import FULL_CARD, released

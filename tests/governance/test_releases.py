@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from core.errors import Conflict, InvalidInput, PermissionDenied
 from governance import checks, services
-from governance.errors import Conflict, InvalidInput, PermissionDenied
 from governance.models import Attestation, AuditEvent, ModelVersion, ReleaseEvent
 from tests.conftest import make_user
 from tests.ml import iris_csv, iris_skops

@@ -3,7 +3,7 @@ checked before anything is written."""
 
 import pytest
 
-from governance.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from governance.models import AuditEvent
 from incidents import services
 from incidents.models import Incident

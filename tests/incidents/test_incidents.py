@@ -8,8 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied, UnsupportedMediaType
 from governance import services as registry
-from governance.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied, UnsupportedMediaType
 from governance.models import AuditEvent
 from incidents import selectors, services
 from incidents.models import Incident, Notification, TimelineEntry

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, PermissionDenied
 from explain import services
 from explain.models import AnalysisJob
-from governance.errors import Conflict, InvalidInput, PermissionDenied
 from governance.models import AuditEvent
 from tests.conftest import make_user
 

@@ -57,7 +57,7 @@ def test_membership_inference_without_training_data_fails_clearly(iris_version):
 def test_a_hardening_job_offers_a_candidate_and_registers_it_only_when_asked(trained_version, client):
     from django.urls import reverse
 
-    from governance.errors import Conflict, PermissionDenied
+    from core.errors import Conflict, PermissionDenied
     from governance.models import AuditEvent
     from tests.conftest import make_user
 
@@ -96,7 +96,7 @@ def test_only_a_hardening_job_has_a_candidate_to_register(iris_version, api_as):
 
 
 def test_ensemble_needs_other_versions(iris_version):
-    from governance.errors import InvalidInput
+    from core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="members"):
         services.job_enqueue(actor=iris_version.author, version=iris_version, kind="ensemble")
@@ -111,7 +111,7 @@ def test_ensemble_needs_other_versions(iris_version):
 def test_fingerprint_then_check_a_suspect(iris_version):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from governance.errors import Conflict
+    from core.errors import Conflict
 
     with pytest.raises(Conflict, match="no fingerprint"):
         services.fingerprint_check(actor=iris_version.author, version=iris_version,
@@ -183,7 +183,7 @@ def test_explanations_run_on_a_version_with_a_training_dataset(trained_version, 
 
 def test_hardening_someone_elses_model_is_refused_when_queued_not_after_the_work(iris_version):
     """A hardening job registers its result as a new version of the model: it needs ownership, up front."""
-    from governance.errors import PermissionDenied
+    from core.errors import PermissionDenied
     from tests.conftest import make_user
 
     rival = make_user("rival_hardener", ["contributor"])

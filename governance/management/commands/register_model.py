@@ -5,10 +5,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core.errors import DomainError
 from governance import loading, services
 from governance.choices import Channel, RiskTier, Task
 from governance.context import RequestMeta, acting_as
-from governance.errors import DomainError
 from governance.models import ModelVersion, RegisteredModel
 
 
