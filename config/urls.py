@@ -6,8 +6,11 @@ from drf_spectacular.views import SpectacularAPIView
 from governance import views as governance_views
 from governance.api.views import ApiDocsRedirect
 
+# Each app declares its own API routes; they are assembled here, under one namespace.
 api_v1 = [
     path("", include("governance.api.urls")),
+    path("", include("explain.api.urls")),
+    path("", include("incidents.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsRedirect.as_view(), name="docs"),
 ]

@@ -1,9 +1,6 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from explain.api.views import AnalysisJobViewSet
-from incidents.api import IncidentViewSet
-
 from . import policies, registry, views
 
 router = SimpleRouter(trailing_slash=True)
@@ -12,8 +9,6 @@ router.register("auth/tokens", views.ApiTokenViewSet, basename="token")
 router.register("models", registry.RegisteredModelViewSet, basename="model")
 router.register(r"models/(?P<model_name>[-a-zA-Z0-9_]+)/versions", registry.ModelVersionViewSet, basename="version")
 router.register("datasets", registry.DatasetViewSet, basename="dataset")
-router.register("jobs", AnalysisJobViewSet, basename="job")
-router.register("incidents", IncidentViewSet, basename="incident")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),

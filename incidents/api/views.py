@@ -11,10 +11,11 @@ from rest_framework.response import Response
 from governance.models import ModelVersion, RegisteredModel
 from governance.permissions import Action
 
-from . import report, selectors, services
-from .choices import Category, DetectionSource, HarmDomain, HarmLevel, IncidentStatus, Severity, TechnicalFailure
-from .filtersets import IncidentFilterSet
-from .models import REVIEW_FIELDS, ActionItem, Incident, PostIncidentReview, TimelineEntry
+from .. import report, selectors, services
+from ..choices import Category, DetectionSource, HarmDomain, HarmLevel, IncidentStatus, Severity, TechnicalFailure
+from ..filtersets import IncidentFilterSet
+from ..models import REVIEW_FIELDS, ActionItem, Incident, PostIncidentReview, TimelineEntry
+from ..views import evidence_response
 
 User = get_user_model()
 ERRORS = {400: OpenApiResponse(description="Invalid input"), 403: OpenApiResponse(description="Missing role"),
@@ -218,8 +219,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             pagination_class=None)
     def evidence(self, request, pk=None, entry_id=None):
         """Download an evidence file of the timeline: decrypted, hash-verified, audited, always an attachment."""
-        from .views import evidence_response
-
         data, name = services.evidence_download(actor=request.user, incident=self.get_object(), entry_id=int(entry_id))
         return evidence_response(data, name)
 
