@@ -6,21 +6,15 @@ class ExplainConfig(AppConfig):
     verbose_name = "Explainability and robustness"
 
     def ready(self):
-        from governance import health
+        """What the registry shows of the analyses, registered here so that the registry never imports them."""
+        from governance import checks, dashboard, health
 
-        from .selectors import job_queue_progress
+        from . import scorecard, selectors
 
-        health.register_progress("analysis jobs", job_queue_progress)
-
-        from governance import dashboard
-
-        from .selectors import jobs_per_day
-
-        dashboard.register_series("Analysis jobs", jobs_per_day)
-
-        from governance import checks
-
-        from . import scorecard
-
+        health.register_progress("analysis jobs", selectors.job_queue_progress)
+        dashboard.register_series("Analysis jobs", selectors.jobs_per_day)
+        dashboard.register_counts(selectors.dashboard_job_counts)
+        checks.register_evaluator("explainability", selectors.explainability_evidence)
+        checks.register_evaluator("robustness", selectors.robustness_evidence)
         checks.register_thresholds(defaults=scorecard.DEFAULT_THRESHOLDS, fields=scorecard.THRESHOLD_FIELDS,
                                    gated=list(scorecard.RULES), validate=scorecard.validate_thresholds)

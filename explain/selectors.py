@@ -164,3 +164,9 @@ def jobs_per_day(since) -> dict:
     rows = (AnalysisJob.objects.filter(created_at__gte=since).annotate(day=TruncDate("created_at"))
             .values("day").annotate(n=Count("id")))
     return {row["day"]: row["n"] for row in rows}
+
+
+def dashboard_job_counts() -> dict:
+    """The dashboard's job tiles."""
+    return {"running_jobs": AnalysisJob.objects.filter(status=JobStatus.RUNNING).count(),
+            "queued_jobs": AnalysisJob.objects.filter(status=JobStatus.QUEUED).count()}

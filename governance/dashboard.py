@@ -17,6 +17,8 @@ PANEL_ITEMS = 8
 
 _panels: list[tuple[int, Callable]] = []
 _series: dict[str, Callable] = {}
+_counts: list[Callable] = []
+_extras: dict[str, Callable] = {}
 
 
 def register_panel(provider: Callable, *, order: int = 100) -> None:
@@ -28,6 +30,30 @@ def register_panel(provider: Callable, *, order: int = 100) -> None:
 def register_series(name: str, counts: Callable) -> None:
     """`counts(since)` -> {date: count} of things that happened per day since `since` (a datetime)."""
     _series[name] = counts
+
+
+def register_counts(provider: Callable) -> None:
+    """`provider()` -> {name: value} added to the dashboard's counts (the tiles at the top)."""
+    if provider not in _counts:
+        _counts.append(provider)
+
+
+def register_extra(name: str, provider: Callable) -> None:
+    """`provider(user)` -> a value the dashboard template shows under `name` (e.g. overdue action items)."""
+    _extras[name] = provider
+
+
+def counts() -> dict:
+    from .selectors import dashboard_counts
+
+    values = dashboard_counts()
+    for provider in _counts:
+        values.update(provider())
+    return values
+
+
+def extras(user) -> dict:
+    return {name: provider(user) for name, provider in _extras.items()}
 
 
 def panels(user) -> list[dict]:

@@ -3,9 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Prefetch, Q
 
-from explain.choices import JobStatus
-from explain.models import AnalysisJob
-from incidents.choices import OPEN_INCIDENT_STATUSES, Severity
+from incidents.choices import OPEN_INCIDENT_STATUSES
 from incidents.models import Incident
 
 from .choices import Role, VersionStatus
@@ -48,19 +46,11 @@ def user_list():
 
 
 def dashboard_counts() -> dict:
-    incidents = Incident.objects.filter(status__in=OPEN_INCIDENT_STATUSES).aggregate(
-        total=Count("id"), **{s.value: Count("id", filter=Q(severity=s)) for s in Severity}
-    )
+    """The registry's counts; the other apps add theirs through dashboard.register_counts."""
     return {
         "models": RegisteredModel.objects.count(),
         "versions": ModelVersion.objects.count(),
         "awaiting_review": ModelVersion.objects.filter(status=VersionStatus.IN_REVIEW).count(),
-        "running_jobs": AnalysisJob.objects.filter(status=JobStatus.RUNNING).count(),
-        "queued_jobs": AnalysisJob.objects.filter(status=JobStatus.QUEUED).count(),
-        "open_incidents": incidents["total"],
-        "open_incidents_by_severity": [
-            {"severity": s, "label": s.label, "count": incidents[s.value]} for s in Severity
-        ],
     }
 
 

@@ -122,3 +122,16 @@ def my_open_action_items(user) -> dict:
                        "url": reverse("incident-detail", args=[item.review.incident_id]) + "#review",
                        "meta": (f"due {item.due_date}" + (" · overdue" if item.due_date < today else ""))
                        if item.due_date else "no due date"} for item in items]}
+
+
+def dashboard_incident_counts() -> dict:
+    """The dashboard's incident tile: open incidents, by severity."""
+    incidents = Incident.objects.filter(status__in=OPEN_INCIDENT_STATUSES).aggregate(
+        total=Count("id"), **{s.value: Count("id", filter=Q(severity=s)) for s in Severity})
+    return {"open_incidents": incidents["total"],
+            "open_incidents_by_severity": [{"severity": s, "label": s.label, "count": incidents[s.value]}
+                                           for s in Severity]}
+
+
+def unread_notification_count(user) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

@@ -39,12 +39,9 @@ class DashboardView(ActionRequiredMixin, TemplateView):
     template_name = "governance/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        from incidents.selectors import overdue_action_items
-
-        return super().get_context_data(counts=selectors.dashboard_counts(),
-                                        overdue_items=overdue_action_items()[:10],
-                                        panels=dashboard.panels(self.request.user),
-                                        activity=dashboard.activity_chart(), **kwargs)
+        user = self.request.user
+        return super().get_context_data(counts=dashboard.counts(), panels=dashboard.panels(user),
+                                        activity=dashboard.activity_chart(), **dashboard.extras(user), **kwargs)
 
 
 class ApiDocsView(ActionRequiredMixin, TemplateView):
