@@ -6,6 +6,7 @@ anything slow or external (e-mail, webhooks) they defer with transaction.on_comm
 
 Events:
     version.status_changed: version, before, after (statuses), actor (None for the system), reason, extra
+    model_version.compatibility_checked: version, status (passed / failed / error)
 """
 
 from collections import defaultdict

@@ -9,8 +9,9 @@ class ExplainConfig(AppConfig):
         """What the registry shows of the analyses, registered here so that the registry never imports them."""
         from governance import checks, dashboard, health
 
-        from . import scorecard, selectors
+        from . import receivers, scorecard, selectors
 
+        receivers.connect()
         health.register_progress("analysis jobs", selectors.job_queue_progress)
         dashboard.register_series("Analysis jobs", selectors.jobs_per_day)
         dashboard.register_counts(selectors.dashboard_job_counts)

@@ -11,7 +11,8 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
-from core.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from core.events import publish
 from governance import artifacts, audit, datasets, loading, outbox
 from governance.choices import (
     METRICS_FOR_TASK,
@@ -579,17 +580,6 @@ def version_compatibility_check(*, version_id: int) -> ModelVersion:
         audit.record(actor=None, action="version.compat_check", obj=version, before=before,
                      after={"compat_status": status, "message": result.get("message", "")})
     _refresh_reviews([version.pk], "the compatibility check was re-run")
-    if status == CheckStatus.PASSED and version.model.task == "classification" and version.evaluation_dataset_id:
-        _fingerprint(version)
+    # The analysis app reacts (it fingerprints a classifier whose check passed): explain/receivers.py.
+    publish("model_version.compatibility_checked", version=version, status=status)
     return version
-
-
-def _fingerprint(version: ModelVersion) -> None:
-    """Ownership evidence, kept from the start: inputs near the decision boundary and the model's answers."""
-    from explain.models import AnalysisJob
-    from explain.services import job_enqueue
-
-    if AnalysisJob.objects.filter(version=version, kind="fingerprint").exists():
-        return
-    with contextlib.suppress(DomainError):  # e.g. the author may no longer run jobs: run it by hand then
-        job_enqueue(actor=version.created_by, version=version, kind="fingerprint")

@@ -269,3 +269,11 @@ def test_a_result_on_another_dataset_says_which_dataset_it_used(iris_version):
     job = run(services.job_enqueue(actor=iris_version.author, version=iris_version, kind="cross_validation",
                                    dataset=same_table))
     assert selectors.is_stale(job) == ""  # the very same table, uploaded twice
+
+
+def test_a_classifier_whose_check_passes_is_fingerprinted_once_through_the_registry_event(iris_version):
+    from explain.models import AnalysisJob
+
+    registry.version_compatibility_check(version_id=iris_version.pk)
+    registry.version_compatibility_check(version_id=iris_version.pk)  # a re-run does not queue a second one
+    assert AnalysisJob.objects.filter(version=iris_version, kind="fingerprint").count() == 1
