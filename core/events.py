@@ -7,6 +7,8 @@ anything slow or external (e-mail, webhooks) they defer with transaction.on_comm
 Events:
     version.status_changed: version, before, after (statuses), actor (None for the system), reason, extra
     model_version.compatibility_checked: version, status (passed / failed / error)
+    job.finished: job, status (succeeded / failed / cancelled)
+    fingerprint.checked: actor, version, job (the fingerprint), incident, outcome, filename
 """
 
 from collections import defaultdict

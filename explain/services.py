@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import Conflict, InvalidInput, NotFound
+from core.events import publish
 from governance import audit, outbox
 from governance.permissions import Action, require
 
@@ -354,10 +355,7 @@ def _finish(job_id: int, status: str, *, result=None, message: str = "", tb: str
         audit.record(actor=None, action=f"job.{status}", obj=job,
                      after={"status": status, **({"error": message[:500]} if message else {})})
         _log(job_id, message or "Finished.", "error" if status == JobStatus.FAILED else "info")
-        if job.incident_id:
-            from incidents.services import job_finished
-
-            job_finished(job)
+        publish("job.finished", job=job, status=status)  # e.g. the incident app posts it on the incident
     if status == JobStatus.SUCCEEDED and job.kind in settings.RELEASE_EVIDENCE_KINDS:
         from governance.services import version_refresh_review
 
@@ -458,13 +456,7 @@ def fingerprint_check(*, actor, version, suspect_file, filename: str, incident=N
     outcome = {**outcome, "fingerprint_job": job.pk, "suspect": filename, "source": source}
     with transaction.atomic():
         audit.record(actor=actor, action="fingerprint.check", obj=version, after=outcome)
-        if incident is not None:
-            from incidents.services import timeline_add_analysis
-
-            timeline_add_analysis(
-                actor=actor, incident=incident, job=job, after={"check": "fingerprint", **outcome},
-                body=f"Fingerprint check of {filename} against {version}: {outcome.get('matches')}/"
-                     f"{outcome.get('n')} outputs match, p = {outcome.get('p_value'):.2e}. "
-                     f"{outcome.get('verdict', '')}",
-            )
+        if incident is not None:  # the incident app puts it on the timeline, or refuses (and nothing is kept)
+            publish("fingerprint.checked", actor=actor, version=version, job=job, incident=incident,
+                    outcome=outcome, filename=filename)
     return outcome

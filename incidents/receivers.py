@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from core import events
 
-from .services import notify
+from .services import job_finished, notify, timeline_add_analysis
 
 MESSAGES = {
     "approved": "{version} was approved{by}",
@@ -31,5 +31,20 @@ def on_version_status_changed(*, version, before, after, actor, reason, extra, *
     notify([version.created_by, version.model.owner], message, url=url, exclude=actor)
 
 
+def on_job_finished(*, job, **_):
+    if job.incident_id:
+        job_finished(job)
+
+
+def on_fingerprint_checked(*, actor, version, job, incident, outcome, filename, **_):
+    timeline_add_analysis(
+        actor=actor, incident=incident, job=job, after={"check": "fingerprint", **outcome},
+        body=f"Fingerprint check of {filename} against {version}: {outcome.get('matches')}/{outcome.get('n')} "
+             f"outputs match, p = {outcome.get('p_value'):.2e}. {outcome.get('verdict', '')}",
+    )
+
+
 def connect() -> None:
     events.subscribe("version.status_changed", on_version_status_changed)
+    events.subscribe("job.finished", on_job_finished)
+    events.subscribe("fingerprint.checked", on_fingerprint_checked)
