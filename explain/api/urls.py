@@ -1,8 +1,13 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import AnalysisJobViewSet
+from .views import AnalysisJobViewSet, VersionReportView
 
 router = SimpleRouter(trailing_slash=True)
 router.register("jobs", AnalysisJobViewSet, basename="job")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("models/<slug:model_name>/versions/<int:number>/report/", VersionReportView.as_view(),
+         name="version-report"),
+    *router.urls,
+]

@@ -1,12 +1,15 @@
+import json
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from explain import selectors, services
+from explain import report, selectors, services
 from explain.filtersets import AnalysisJobFilterSet
 from explain.models import AnalysisJob
+from governance import selectors as registry_selectors
 from governance.models import ModelVersion
 from governance.permissions import Action
 
@@ -66,3 +69,29 @@ class AnalysisJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         """Queue a new job with the same kind, version, dataset and params."""
         job = services.job_rerun(actor=request.user, job=self.get_object())
         return Response(AnalysisJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class ReportHTMLRenderer(renderers.BaseRenderer):
+    media_type = "text/html"
+    format = "html"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, str):
+            return data.encode()
+        return json.dumps(data).encode()  # an error body, e.g. 404, stays readable
+
+
+class VersionReportView(generics.GenericAPIView):
+    """Everything known about the version as JSON; `?format=html` gives the self-contained HTML export."""
+
+    renderer_classes = [renderers.JSONRenderer, ReportHTMLRenderer]
+
+    @extend_schema(responses={200: dict, (200, "text/html"): str, 404: ERRORS[404]})
+    def get(self, request, model_name, number):
+        version = get_object_or_404(registry_selectors.version_list(), model__name=model_name, number=number)
+        if request.accepted_renderer.format == "html":
+            response = Response(report.export_html(version))
+            response["Content-Disposition"] = f'attachment; filename="{model_name}-v{number}-report.html"'
+            return response
+        return Response(report.build(version))

@@ -1,11 +1,10 @@
 """REST endpoints of the registry: models, versions, artifacts, datasets."""
 
-import json
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, mixins, parsers, renderers, serializers, status, viewsets
+from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -277,34 +276,6 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             return Response({"detail": "This version has never been released, so it has no attestation."},
                             status=status.HTTP_404_NOT_FOUND)
         return Response(attestation.document(signed.payload, signed.signature, signed.key_fingerprint))
-
-
-class ReportHTMLRenderer(renderers.BaseRenderer):
-    media_type = "text/html"
-    format = "html"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, str):
-            return data.encode()
-        return json.dumps(data).encode()  # an error body, e.g. 404, stays readable
-
-
-class VersionReportView(generics.GenericAPIView):
-    """Everything known about the version as JSON; `?format=html` gives the self-contained HTML export."""
-
-    renderer_classes = [renderers.JSONRenderer, ReportHTMLRenderer]
-
-    @extend_schema(responses={200: dict, (200, "text/html"): str, 404: ERRORS[404]})
-    def get(self, request, model_name, number):
-        from explain import report
-
-        version = get_object_or_404(selectors.version_list(), model__name=model_name, number=number)
-        if request.accepted_renderer.format == "html":
-            response = Response(report.export_html(version))
-            response["Content-Disposition"] = f'attachment; filename="{model_name}-v{number}-report.html"'
-            return response
-        return Response(report.build(version))
 
 
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

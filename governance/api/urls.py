@@ -13,8 +13,6 @@ router.register("datasets", registry.DatasetViewSet, basename="dataset")
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("keys/attestation.pub", views.AttestationPublicKeyView.as_view(), name="attestation-public-key"),
-    path("models/<slug:model_name>/versions/<int:number>/report/", registry.VersionReportView.as_view(),
-         name="version-report"),
     path("policies/", policies.PolicyListView.as_view(), name="policy-list"),
     path("policies/<slug:risk_tier>/", policies.TierPolicyView.as_view(), name="policy-tier"),
     path("models/<slug:model_name>/policy/", policies.ModelPolicyView.as_view(), name="policy-model"),

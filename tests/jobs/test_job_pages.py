@@ -57,3 +57,13 @@ def test_the_report_has_a_table_of_contents_collapsible_sections_and_the_full_ru
     assert 'data-bs-toggle="collapse" data-bs-target="#body-rule_extraction"' in page
     listed = page.split('data-testid="rule-list"', 1)[1].split("</details>", 1)[0]
     assert listed.count("<tr>") == len(rules) + 1  # every rule, and the header
+
+
+def test_the_report_api_answers_json_and_the_html_export(iris_version, api_as):
+    client = api_as(iris_version.author)
+    body = client.get("/api/v1/models/iris/versions/1/report/").json()
+    assert body["version"]["number"] == 1 and "analyses" in body
+    export = client.get("/api/v1/models/iris/versions/1/report/?format=html")
+    assert export.status_code == 200 and export["Content-Disposition"].startswith("attachment")
+    assert b"<html" in export.content[:500].lower()
+    assert client.get("/api/v1/models/iris/versions/9/report/").status_code == 404
