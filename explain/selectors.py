@@ -170,3 +170,8 @@ def dashboard_job_counts() -> dict:
     """The dashboard's job tiles."""
     return {"running_jobs": AnalysisJob.objects.filter(status=JobStatus.RUNNING).count(),
             "queued_jobs": AnalysisJob.objects.filter(status=JobStatus.QUEUED).count()}
+
+
+def version_page_context(version) -> dict:
+    """What the registry's version page shows of the analyses: recent jobs and the hardening origin."""
+    return {"jobs": version_jobs(version, limit=10), "hardening": hardening_origin(version)}

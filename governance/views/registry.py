@@ -8,8 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from core.errors import DomainError
-from explain.selectors import hardening_origin, importance_comparison, version_jobs
-from governance import lineage, selectors, services
+from governance import lineage, pages, selectors, services
 from governance.choices import CheckStatus, VersionStatus
 from governance.filtersets import DatasetFilterSet, RegisteredModelFilterSet
 from governance.forms import DatasetForm, ModelCardForm, ModelEditForm, ModelForm, VersionForm
@@ -218,8 +217,7 @@ class VersionDetailView(ActionRequiredMixin, View):
             "children": [v for v in siblings if v.parent_id == version.pk],
             "lineage": lineage.figure(siblings, highlight=version.pk),
             "other_versions": [v for v in siblings if v.pk != version.pk],
-            "jobs": version_jobs(version, limit=10),
-            "hardening": hardening_origin(version),
+            **pages.version_context(version),
         })
 
 
@@ -256,7 +254,7 @@ class VersionCompareView(ActionRequiredMixin, View):
         return render(request, "governance/version_compare.html", {
             "model": model, "a": a, "b": b, "versions": versions,
             "comparison": selectors.compare_versions(a, b),
-            "importance": importance_comparison(a, b),
+            **pages.compare_context(a, b),
         })
 
 
