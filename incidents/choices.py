@@ -64,6 +64,8 @@ NEXT_STEP = {
     IncidentStatus.ERADICATED: IncidentStatus.RECOVERED,
     IncidentStatus.RECOVERED: IncidentStatus.CLOSED,
 }
+# Severities whose incident closes only after a signed-off post-incident review.
+REVIEW_REQUIRED = (Severity.SEV1, Severity.SEV2)
 # A false alarm is closed before anything was contained.
 FALSE_POSITIVE_FROM = (IncidentStatus.REPORTED, IncidentStatus.TRIAGED)
 

@@ -6,7 +6,17 @@ from datetime import timedelta
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from .choices import OPEN_INCIDENT_STATUSES, ActionItemStatus, Category, Severity
+from .choices import (
+    FALSE_POSITIVE_FROM,
+    INCIDENT_TRANSITIONS,
+    NEXT_STEP,
+    OPEN_INCIDENT_STATUSES,
+    REVIEW_REQUIRED,
+    ActionItemStatus,
+    Category,
+    IncidentStatus,
+    Severity,
+)
 from .models import ActionItem, Incident, Notification
 
 
@@ -135,3 +145,22 @@ def dashboard_incident_counts() -> dict:
 
 def unread_notification_count(user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def next_steps(incident, review) -> dict:
+    """The transitions the page offers: the forward step as the primary button, unless closing still waits for the
+    post-incident review (then writing it is the next step, and closing is shown disabled with the reason)."""
+    order = list(IncidentStatus)
+    states = sorted((IncidentStatus(s) for s in INCIDENT_TRANSITIONS[incident.status]), key=order.index)
+    forward = NEXT_STEP.get(incident.status)
+    waiting_for_review = (incident.severity in REVIEW_REQUIRED and not (review and review.signed_off_at))
+    close_blocked = ""
+    if IncidentStatus.CLOSED in states and waiting_for_review and incident.status not in FALSE_POSITIVE_FROM:
+        close_blocked = (f"A {incident.get_severity_display()} incident closes only after its post-incident review "
+                         "is signed off.")
+    primary = forward if forward in states and not (forward == IncidentStatus.CLOSED and close_blocked) else None
+    if incident.status in FALSE_POSITIVE_FROM and waiting_for_review:
+        states = [s for s in states if s != IncidentStatus.CLOSED]  # such an incident closes as a false positive
+    return {"next_states": states, "primary_next": primary, "close_blocked": close_blocked,
+            "review_is_next": bool(close_blocked),
+            "may_close_false_positive": incident.status in FALSE_POSITIVE_FROM}

@@ -16,6 +16,7 @@ from .choices import (
     FALSE_POSITIVE_FROM,
     INCIDENT_TRANSITIONS,
     PHASE_TIMESTAMP,
+    REVIEW_REQUIRED,
     ActionItemStatus,
     Category,
     IncidentStatus,
@@ -38,7 +39,6 @@ from .models import (
 EDITABLE = ("title", "description", "category", "detection_source", "external_references", "harm_level",
             "harm_domain", "technical_failure", "affected_parties", "detected_at")
 ROLE_FIELDS = ("commander", "scribe", "liaison")
-REVIEW_REQUIRED = (Severity.SEV1, Severity.SEV2)
 REVIEW_DUE_BUSINESS_DAYS = 5
 
 

@@ -15,9 +15,6 @@ from governance.views import form_error, paginate
 
 from . import report, selectors, services
 from .choices import (
-    FALSE_POSITIVE_FROM,
-    INCIDENT_TRANSITIONS,
-    NEXT_STEP,
     NIST_PHASES,
     SEVERITY_DEFINITIONS,
     IncidentStatus,
@@ -125,25 +122,6 @@ class IncidentEditView(ActionRequiredMixin, View):
         return self.get(request, pk, form=form, status=400)
 
 
-def _next_steps(incident, review) -> dict:
-    """The transitions the page offers: the forward step as the primary button, unless closing still waits for the
-    post-incident review (then writing it is the next step, and closing is shown disabled with the reason)."""
-    order = list(IncidentStatus)
-    states = sorted((IncidentStatus(s) for s in INCIDENT_TRANSITIONS[incident.status]), key=order.index)
-    forward = NEXT_STEP.get(incident.status)
-    waiting_for_review = (services.review_required(incident) and not (review and review.signed_off_at))
-    close_blocked = ""
-    if IncidentStatus.CLOSED in states and waiting_for_review and incident.status not in FALSE_POSITIVE_FROM:
-        close_blocked = (f"A {incident.get_severity_display()} incident closes only after its post-incident review "
-                         "is signed off.")
-    primary = forward if forward in states and not (forward == IncidentStatus.CLOSED and close_blocked) else None
-    if incident.status in FALSE_POSITIVE_FROM and waiting_for_review:
-        states = [s for s in states if s != IncidentStatus.CLOSED]  # such an incident closes as a false positive
-    return {"next_states": states, "primary_next": primary, "close_blocked": close_blocked,
-            "review_is_next": bool(close_blocked),
-            "may_close_false_positive": incident.status in FALSE_POSITIVE_FROM}
-
-
 class IncidentDetailView(ActionRequiredMixin, View):
     def get(self, request, pk, *, review_form=None, item_formset=None, status=200):
         incident = _incident(pk)
@@ -162,7 +140,7 @@ class IncidentDetailView(ActionRequiredMixin, View):
             "incident": incident, "timeline": selectors.timeline(incident, kind), "kind": kind,
             "kinds": TimelineKind.choices, "tasks": tasks, "tasks_done": sum(1 for t in tasks if t.done_at),
             "phase": phase, "csf": csf, "phases": [(s, NIST_PHASES[s]) for s in IncidentStatus],
-            **_next_steps(incident, review),
+            **selectors.next_steps(incident, review),
             "review": review, "review_form": review_form, "item_formset": item_formset,
             "review_required": services.review_required(incident),
             "note_form": NoteForm(), "containment_form": ContainmentForm(incident=incident),
