@@ -23,7 +23,8 @@ model. The metric is chosen by `_verdict.choose_metric`. Needs the target.
 
 Result keys: summary, charts (one per curve, sensitivity bars), tables, rows_used, explainer, method, metric,
 clean_metrics, clean_score, curves {noise, missing, out_of_range: [{level, score, drop, skill_lost, per_class,
-collapse, ...}]}, breaking_levels, sensitivity [{feature, type, score, drop, prediction_change}],
+collapse, ...}]}, breaking_levels, collapses (the first per curve, named), sensitivity [{feature, type, score, drop,
+prediction_change}],
 missing_handling, verdict.
 """
 
@@ -277,12 +278,16 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         curves[name].append(point)
     breaking = {name: next((p["level"] for p in points if _breaks(p, params["max_drop"])), None)
                 for name, points in curves.items()}
+    # A model that is constant already fails; a collapse is named at the level where it happens (a breaking
+    # level, and the scorecard's failure when it happens at the gate's noise level): the curves run on to
+    # extreme levels on purpose, so a collapse at 40 % missing cells is a finding, not a failed gate.
     failures = [message for message in [constant_predictions(before, scorer.clean_predictions)] if message] \
         if classification else []
+    collapses = []
     for name, points in curves.items():
         first = next((p for p in points if p.get("collapse")), None)
         if first is not None:
-            failures.append(f"under {CURVES[name]} at level {first['level']:g}: {first['collapse']['message']}")
+            collapses.append(f"under {CURVES[name]} at level {first['level']:g}: {first['collapse']['message']}")
     report(66, "Per-feature sensitivity")
     sensitivity = feature_sensitivity(scorer, X, clean, stats, cats, noise=params["sensitivity_noise"],
                                       repeats=params["sensitivity_repeats"], random_state=seed,
@@ -322,6 +327,7 @@ def run(model, X: pd.DataFrame, y: pd.Series | None, *, task: str, params: dict,
         "sensitivity": sensitivity,
         "missing_handling": handling,
         "baseline": baseline,
+        "collapses": collapses,
         "verdict": verdict(task=task, metric=choice, baseline=baseline, clean=clean, failures=failures,
                            before=before),
         "charts": _charts(curves, sensitivity, metric, clean, params["max_drop"], baseline),
@@ -389,6 +395,8 @@ def _summary(result: dict, max_drop: float) -> dict:
         summary[f"Breaks under {CURVES[name]}"] = (
             f"at level {level:g} (more than {max_drop:.0%} of the margin over a constant model lost, or collapse)"
             if level is not None else f"never within the levels tried (≤ {max_drop:.0%} of the margin lost)")
+    if result["collapses"]:
+        summary["Collapses"] = "; ".join(result["collapses"])
     top = [s for s in result["sensitivity"] if s["drop"] is not None][:3]
     if top:
         summary["Most sensitive features"] = ", ".join(f"{s['feature']} ({fmt(100 * s['drop'], 3)}%)" for s in top)

@@ -152,3 +152,16 @@ def test_a_result_without_a_verdict_is_not_counted_as_passed():
     ok, detail = RULES["stress_test"][0]({"curves": {"noise": [{"level": 0.1, "score": 0.97}]},
                                           "clean_score": 0.97}, DEFAULT_THRESHOLDS)
     assert ok is None and "run it again" in detail
+
+
+def test_a_collapse_at_an_extreme_level_is_named_but_the_gate_judges_its_own_level(rare):
+    result, _ = run("stress_test", rare["model"], rare["X"], rare["y"], noise_levels=[0.1], missing_rates=[0.4, 0.95],
+                    sensitivity_repeats=1)
+    missing = {p["level"]: p for p in result["curves"]["missing"]}
+    noise = {p["level"]: p for p in result["curves"]["noise"]}
+    assert missing[0.95]["collapse"] and not noise[0.1]["collapse"]  # 95 % of cells imputed: the rare class is lost
+    assert any("missing values" in text and "0.95" in text for text in result["collapses"])
+    assert "Collapses" in result["summary"]
+    assert result["verdict"]["passed"]  # the model itself is not constant: no failure of the result as a whole
+    ok, detail = RULES["stress_test"][0](result, DEFAULT_THRESHOLDS)
+    assert ok is not None and "0.1σ" in detail
